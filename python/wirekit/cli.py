@@ -1,0 +1,58 @@
+"""The `wirekit` command: one subcommand per tool."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+SUBCOMMANDS = {
+    # name: module under wirekit.tools exposing add_arguments(parser) and run(args) -> int
+    "dump": "dump",
+    "demo": "demo",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
+    ap = argparse.ArgumentParser(
+        prog="wirekit",
+        description="wirekit: capture, decode, reassemble, meter and fingerprint network traffic.",
+    )
+    from . import __version__
+
+    ap.add_argument("--version", action="version", version=f"wirekit {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    for name, modname in SUBCOMMANDS.items():
+        try:
+            mod = importlib.import_module(f"wirekit.tools.{modname}")
+        except ImportError:
+            continue
+        doc = (mod.__doc__ or "").strip()
+        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if not getattr(args, "_run", None):
+        ap.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `wirekit dump | head`: the reader went away; not an error worth a trace.
+        try:
+            sys.stdout = None  # type: ignore[assignment]
+        finally:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

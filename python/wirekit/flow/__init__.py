@@ -1,0 +1,1 @@
+"""wirekit.flow"""
