@@ -1,13 +1,23 @@
-//! The private module `wirekit._core`: thin PyO3 wrappers over wirekit-core, one file per
-//! area. No protocol logic lives here; every call works on a whole batch.
+//! The private module `wirekit._core`: thin PyO3 wrappers over the wirekit crates, one file
+//! per area. No protocol logic lives here; every call works on a whole batch.
 
 use pyo3::prelude::*;
 
 mod capture;
+mod decode;
+mod defrag;
+mod flow;
+mod live;
+mod reasm;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     capture::register(m)?;
+    decode::register(m)?;
+    defrag::register(m)?;
+    reasm::register(m)?;
+    flow::register(m)?;
+    live::register(m)?;
     Ok(())
 }

@@ -1,0 +1,1 @@
+//! Flow metering: the flow table, timeouts and expiry, sans-IO.

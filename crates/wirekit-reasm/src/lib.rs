@@ -1,0 +1,1 @@
+//! IPv4/IPv6 defragmentation and TCP stream reassembly (libnids' model), sans-IO.
