@@ -27,22 +27,28 @@ FIELDS = [
     "frame.number", "ip.version", "ip.src", "ip.dst", "ip.proto", "ip.ttl", "ip.len", "ip.id",
     "ip.frag_offset", "ip.flags.mf", "ip.flags.df", "ip.hdr_len",
     "ipv6.src", "ipv6.dst", "ipv6.hlim", "ipv6.plen", "ipv6.nxt",
-    "ipv6.hopopts.nxt", "ipv6.routing.nxt", "ipv6.fragment.nxt", "ipv6.dstopts.nxt",
-    "ipv6.fragment.offset", "ipv6.fragment.more", "ipv6.fragment.id",
+    "ipv6.hopopts.nxt", "ipv6.routing.nxt", "ipv6.dstopts.nxt",
+    "ipv6.fraghdr.nxt", "ipv6.fraghdr.offset", "ipv6.fraghdr.more", "ipv6.fraghdr.ident",
     "tcp.srcport", "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.flags", "tcp.window_size_value",
     "tcp.hdr_len", "tcp.len", "udp.srcport", "udp.dstport", "udp.length",
 ]
 
 
 def tshark_rows(path):
-    cmd = ["tshark", "-n", "-r", str(path), "-T", "fields", "-E", "occurrence=f", "-E", "separator=\t"]
+    # Reassembly off: wirekit dump shows each fragment as it is on the wire.
+    cmd = ["tshark", "-n", "-r", str(path), "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
+           "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=\t"]
     for f in FIELDS:
         cmd += ["-e", f]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     rows = []
     for line in res.stdout.splitlines():
         vals = line.split("\t")
-        rows.append(dict(zip(FIELDS, vals)))
+        row = {f: v.split(",") if v else [] for f, v in zip(FIELDS, vals)}
+        # Every field but the extension-header chain is compared on its outermost occurrence.
+        flat = {f: (v[0] if v else "") for f, v in row.items()}
+        flat["_v6_proto"] = _ipv6_final_proto(row)
+        rows.append(flat)
     return rows
 
 
@@ -50,6 +56,24 @@ def wirekit_rows(path):
     res = subprocess.run([sys.executable, "-m", "wirekit.cli", "dump", "--json", "-r", str(path)],
                          capture_output=True, text=True, timeout=120)
     return [json.loads(line) for line in res.stdout.splitlines()], res
+
+
+_EXT_FIELD = {0: "ipv6.hopopts.nxt", 43: "ipv6.routing.nxt", 44: "ipv6.fraghdr.nxt", 60: "ipv6.dstopts.nxt"}
+
+
+def _ipv6_final_proto(row):
+    """Walks the outer IPv6 extension-header chain with tshark's per-header nxt fields."""
+    if not row["ipv6.nxt"]:
+        return None
+    used = {f: 0 for f in _EXT_FIELD.values()}
+    proto = int(row["ipv6.nxt"][0])
+    while proto in _EXT_FIELD:
+        field = _EXT_FIELD[proto]
+        if used[field] >= len(row[field]):
+            return None  # chain cut short (truncated packet): no final protocol
+        proto = int(row[field][used[field]])
+        used[field] += 1
+    return proto
 
 
 def _int(v):
@@ -76,8 +100,9 @@ def compare(t: dict, w: dict) -> list[str]:
         check("ip.ttl", _int(t["ip.ttl"]), ip["ttl"])
         check("ip.len", _int(t["ip.len"]), ip["len"])
         check("ip.id", _int(t["ip.id"]), ip["id"])
-        # tshark 4.0 reports ip.frag_offset in bytes already (it shows offset*8)
-        check("ip.frag_offset", _int(t["ip.frag_offset"]), ip["frag_offset"])
+        # tshark reports the 13-bit field (8-byte units); wirekit reports bytes.
+        off = _int(t["ip.frag_offset"])
+        check("ip.frag_offset", off * 8 if off is not None else None, ip["frag_offset"])
         check("ip.flags.mf", bool(_int(t["ip.flags.mf"])) if t["ip.flags.mf"] else None, ip["more_fragments"])
         check("ip.flags.df", bool(_int(t["ip.flags.df"])) if t["ip.flags.df"] else None, ip["dont_fragment"])
         check("ip.hdr_len", _int(t["ip.hdr_len"]), ip["header_len"])
@@ -93,10 +118,11 @@ def compare(t: dict, w: dict) -> list[str]:
         plen = _int(t["ipv6.plen"])
         if plen is not None and plen != 0:  # 0 = jumbogram
             check("ipv6 len", 40 + plen, ip["len"])
-        if t["ipv6.fragment.id"]:
-            check("ipv6.fragment.id", _int(t["ipv6.fragment.id"]), ip["id"])
-            check("ipv6.fragment.offset", _int(t["ipv6.fragment.offset"]) * 8 if False else None, ip["frag_offset"])
-            check("ipv6.fragment.more", bool(_int(t["ipv6.fragment.more"])), ip["more_fragments"])
+        check("ipv6 proto", t["_v6_proto"], ip["proto"])
+        if t["ipv6.fraghdr.ident"]:
+            check("ipv6.fraghdr.ident", _int(t["ipv6.fraghdr.ident"]), ip["id"])
+            check("ipv6.fraghdr.offset", _int(t["ipv6.fraghdr.offset"]) * 8, ip["frag_offset"])
+            check("ipv6.fraghdr.more", t["ipv6.fraghdr.more"] in ("1", "True"), ip["more_fragments"])
     else:
         if ip is not None and not t["ip.version"]:
             diffs.append(f"wirekit sees IP, tshark does not: {ip!r}")
