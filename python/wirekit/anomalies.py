@@ -20,6 +20,8 @@ BAD_UDP_LEN = "bad_udp_len"
 IPV6_EXT_TRUNCATED = "ipv6_ext_truncated"
 TOO_MANY_VLAN_TAGS = "too_many_vlan_tags"
 UNKNOWN_LINKTYPE = "unknown_linktype"
+BAD_IP_LEN = "bad_ip_len"                      # IP total length below the header length
+FRAG_TOO_LARGE = "frag_too_large"              # fragment offset + length beyond 65535 bytes
 TS_FRACTION_INVALID = "ts_fraction_invalid"    # pcap fractional seconds out of range
 
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))
