@@ -24,7 +24,7 @@ from conftest import corpus_files, require_tool
 CAPTURES = [p for p in corpus_files("decode/**/*.pcap", "decode/**/*.pcapng", "banners/*.pcap")]
 
 FIELDS = [
-    "frame.number", "ip.version", "ip.src", "ip.dst", "ip.proto", "ip.ttl", "ip.len", "ip.id",
+    "frame.number", "frame.protocols", "ip.version", "ip.src", "ip.dst", "ip.proto", "ip.ttl", "ip.len", "ip.id",
     "ip.frag_offset", "ip.flags.mf", "ip.flags.df", "ip.hdr_len",
     "ipv6.src", "ipv6.dst", "ipv6.hlim", "ipv6.plen", "ipv6.nxt",
     "ipv6.hopopts.nxt", "ipv6.routing.nxt", "ipv6.dstopts.nxt",
@@ -48,6 +48,9 @@ def tshark_rows(path):
         # Every field but the extension-header chain is compared on its outermost occurrence.
         flat = {f: (v[0] if v else "") for f, v in row.items()}
         flat["_v6_proto"] = _ipv6_final_proto(row)
+        layers = flat["frame.protocols"].split(":")
+        outer = [x for x in layers if x in ("ip", "ipv6")]
+        flat["_outer"] = outer[0] if outer else None
         rows.append(flat)
     return rows
 
@@ -91,7 +94,7 @@ def compare(t: dict, w: dict) -> list[str]:
             diffs.append(f"{name}: tshark={theirs!r} wirekit={ours!r}")
 
     ip = w.get("ip")
-    if t["ip.version"] and not t["ipv6.src"]:
+    if t["_outer"] == "ip":
         if ip is None or ip["version"] != 4:
             return diffs + [f"tshark sees IPv4, wirekit ip={ip!r}"]
         check("ip.src", t["ip.src"], ip["src"])
@@ -106,10 +109,7 @@ def compare(t: dict, w: dict) -> list[str]:
         check("ip.flags.mf", bool(_int(t["ip.flags.mf"])) if t["ip.flags.mf"] else None, ip["more_fragments"])
         check("ip.flags.df", bool(_int(t["ip.flags.df"])) if t["ip.flags.df"] else None, ip["dont_fragment"])
         check("ip.hdr_len", _int(t["ip.hdr_len"]), ip["header_len"])
-    elif t["ipv6.src"] and not (t["ip.version"] and t["ip.version"] == "4" and not t["ipv6.src"]):
-        first_is_v6 = t["ip.version"] in ("", "6")
-        if not first_is_v6:
-            return diffs  # IPv4 carrying IPv6 (6in4): compared as IPv4 above only when outer
+    elif t["_outer"] == "ipv6":
         if ip is None or ip["version"] != 6:
             return diffs + [f"tshark sees IPv6, wirekit ip={ip!r}"]
         check("ipv6.src", t["ipv6.src"], ip["src"])
@@ -124,7 +124,7 @@ def compare(t: dict, w: dict) -> list[str]:
             check("ipv6.fraghdr.offset", _int(t["ipv6.fraghdr.offset"]) * 8, ip["frag_offset"])
             check("ipv6.fraghdr.more", t["ipv6.fraghdr.more"] in ("1", "True"), ip["more_fragments"])
     else:
-        if ip is not None and not t["ip.version"]:
+        if ip is not None:
             diffs.append(f"wirekit sees IP, tshark does not: {ip!r}")
         return diffs
 
