@@ -1,1 +1,2 @@
 //! IPv4/IPv6 defragmentation and TCP stream reassembly (libnids' model), sans-IO.
+pub mod policy;
