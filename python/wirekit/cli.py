@@ -9,6 +9,7 @@ SUBCOMMANDS = {
     # name: module under wirekit.tools exposing add_arguments(parser) and run(args) -> int
     "dump": "dump",
     "demo": "demo",
+    "flow": "flow",
 }
 
 

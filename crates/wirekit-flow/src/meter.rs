@@ -1,0 +1,793 @@
+//! The flow table: keys, per-direction counters, expiry. See the crate docs for the rules.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+use crate::frag::{FragId, PortMap};
+
+pub const PROTO_TCP: u8 = 6;
+pub const PROTO_ICMP: u8 = 1;
+pub const PROTO_ICMPV6: u8 = 58;
+
+const TCP_FIN: u8 = 0x01;
+const TCP_RST: u8 = 0x04;
+
+const NIL: u32 = u32::MAX;
+
+/// What identifies a flow. IPv4 addresses sit in the first 4 bytes of `src`/`dst`.
+/// For ICMP/ICMPv6, `src_port` is 0 and `dst_port` is type*256+code (as NetFlow v5 does).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct FlowKey {
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub proto: u8,
+    pub ip_version: u8,
+    /// Outermost VLAN id, 0 when untagged.
+    pub vlan: u16,
+    /// Input interface (pcapng interface number, live ifindex; 0 for classic pcap).
+    pub ifindex: u32,
+}
+
+impl Hash for FlowKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from_ne_bytes(self.src[0..8].try_into().unwrap()));
+        state.write_u64(u64::from_ne_bytes(self.src[8..16].try_into().unwrap()));
+        state.write_u64(u64::from_ne_bytes(self.dst[0..8].try_into().unwrap()));
+        state.write_u64(u64::from_ne_bytes(self.dst[8..16].try_into().unwrap()));
+        state.write_u64(
+            (self.src_port as u64)
+                | (self.dst_port as u64) << 16
+                | (self.proto as u64) << 32
+                | (self.ip_version as u64) << 40
+                | (self.vlan as u64) << 48,
+        );
+        state.write_u32(self.ifindex);
+    }
+}
+
+impl FlowKey {
+    /// The key of the opposite direction. ICMP echo-style queries map to their replies so
+    /// that a biflow pairs request and answer.
+    pub fn reversed(&self) -> FlowKey {
+        let mut k = *self;
+        k.src = self.dst;
+        k.dst = self.src;
+        if self.proto == PROTO_ICMP || self.proto == PROTO_ICMPV6 {
+            let (t, c) = ((self.dst_port >> 8) as u8, self.dst_port as u8);
+            k.src_port = 0;
+            k.dst_port = (icmp_counterpart(self.proto, t) as u16) << 8 | c as u16;
+        } else {
+            k.src_port = self.dst_port;
+            k.dst_port = self.src_port;
+        }
+        k
+    }
+}
+
+/// The ICMP type answering `t` (echo request <-> reply and friends); `t` itself otherwise.
+fn icmp_counterpart(proto: u8, t: u8) -> u8 {
+    if proto == PROTO_ICMP {
+        match t {
+            8 => 0,
+            0 => 8,
+            13 => 14,
+            14 => 13,
+            15 => 16,
+            16 => 15,
+            17 => 18,
+            18 => 17,
+            10 => 9,
+            9 => 10,
+            _ => t,
+        }
+    } else {
+        match t {
+            128 => 129,
+            129 => 128,
+            133 => 134,
+            134 => 133,
+            135 => 136,
+            136 => 135,
+            _ => t,
+        }
+    }
+}
+
+/// One decoded packet, as much of it as the meter needs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PacketInfo {
+    pub ts_ns: i64,
+    /// 4 or 6 (anything else is counted as non-IP and ignored).
+    pub ip_version: u8,
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
+    pub proto: u8,
+    /// Transport ports, or for ICMP the type (src_port) and code (dst_port) as decoded.
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// True when the transport header was decoded (ports valid).
+    pub has_l4: bool,
+    pub vlan: u16,
+    pub ifindex: u32,
+    /// IP datagram length in bytes, header included.
+    pub ip_len: u32,
+    pub tcp_flags: u8,
+    pub tos: u8,
+    pub ttl: u8,
+    pub is_fragment: bool,
+    /// Fragment offset in bytes.
+    pub frag_offset: u32,
+    pub more_fragments: bool,
+    pub ip_id: u32,
+}
+
+/// Counters of one direction of a flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub packets: u64,
+    /// IP-level bytes (sum of IP total lengths).
+    pub octets: u64,
+    pub first_ns: i64,
+    pub last_ns: i64,
+    /// TCP flags OR-ed over every packet.
+    pub tcp_flags: u8,
+    /// ToS of the first packet.
+    pub tos: u8,
+    pub ttl_min: u8,
+    pub ttl_max: u8,
+}
+
+impl Counters {
+    #[inline]
+    fn add(&mut self, p: &PacketInfo) {
+        if self.packets == 0 {
+            self.first_ns = p.ts_ns;
+            self.last_ns = p.ts_ns;
+            self.tos = p.tos;
+            self.ttl_min = p.ttl;
+            self.ttl_max = p.ttl;
+        } else {
+            // Out-of-order timestamps must never make a negative duration.
+            self.first_ns = self.first_ns.min(p.ts_ns);
+            self.last_ns = self.last_ns.max(p.ts_ns);
+            self.ttl_min = self.ttl_min.min(p.ttl);
+            self.ttl_max = self.ttl_max.max(p.ttl);
+        }
+        self.packets += 1;
+        self.octets += p.ip_len as u64;
+        self.tcp_flags |= p.tcp_flags;
+    }
+}
+
+/// RFC 5102 flowEndReason values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum EndReason {
+    IdleTimeout = 1,
+    ActiveTimeout = 2,
+    EndOfFlow = 3,
+    ForcedEnd = 4,
+    LackOfResources = 5,
+}
+
+/// An expired flow. `rev` is all zero for unidirectional records.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowRecord {
+    pub key: FlowKey,
+    pub fwd: Counters,
+    pub rev: Counters,
+    pub end_reason: EndReason,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    pub idle_timeout_ns: i64,
+    pub active_timeout_ns: i64,
+    pub fin_linger_ns: i64,
+    pub max_flows: usize,
+    pub bidirectional: bool,
+    pub frag_map_cap: usize,
+    pub frag_timeout_ns: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            idle_timeout_ns: 15_000_000_000,
+            active_timeout_ns: 1_800_000_000_000,
+            fin_linger_ns: 2_000_000_000,
+            max_flows: 1 << 20,
+            bidirectional: false,
+            frag_map_cap: 4096,
+            frag_timeout_ns: 30_000_000_000,
+        }
+    }
+}
+
+/// Meter counters (reported as anomalies/statistics by the caller).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    pub packets: u64,
+    pub non_ip: u64,
+    pub flows_created: u64,
+    pub expired_idle: u64,
+    pub expired_active: u64,
+    pub expired_end_of_flow: u64,
+    pub expired_forced: u64,
+    pub evicted_cache_full: u64,
+    pub frag_ports_unknown: u64,
+    pub frag_map_full: u64,
+    pub ts_backwards: u64,
+}
+
+struct Entry {
+    key: FlowKey,
+    fwd: Counters,
+    rev: Counters,
+    last_seen_ns: i64,
+    prev: u32,
+    next: u32,
+    gen: u32,
+    closing: bool,
+    fin_fwd: bool,
+    fin_rev: bool,
+}
+
+/// Keyed multiply-rotate hasher (FxHash shape) seeded per table: fast for the fixed-size
+/// keys, and the seed keeps crafted keys from colliding on purpose across runs. Output
+/// order never depends on it.
+#[derive(Clone, Copy)]
+pub struct SeededFx(u64);
+
+pub struct FxHasher(u64);
+
+const FX_K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(FX_K);
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(i as u64);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        // Final avalanche so that the high bits (hashbrown's control bytes) depend on all input.
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h
+    }
+}
+
+impl BuildHasher for SeededFx {
+    type Hasher = FxHasher;
+    #[inline]
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(self.0)
+    }
+}
+
+impl SeededFx {
+    pub fn random() -> Self {
+        let s = std::collections::hash_map::RandomState::new();
+        let mut h = s.build_hasher();
+        h.write_u64(0x77_69_72_65_6b_69_74);
+        SeededFx(h.finish())
+    }
+}
+
+pub struct Meter {
+    cfg: Config,
+    map: HashMap<FlowKey, u32, SeededFx>,
+    slab: Vec<Entry>,
+    free: Vec<u32>,
+    // LRU list by last packet: head = least recently used.
+    head: u32,
+    tail: u32,
+    // (deadline_ns, slot, gen): active timeouts and FIN/RST lingers, checked lazily.
+    timers: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    frags: PortMap,
+    now_ns: i64,
+    started: bool,
+    pub stats: Stats,
+}
+
+impl Meter {
+    pub fn new(cfg: Config) -> Self {
+        Meter {
+            frags: PortMap::new(cfg.frag_map_cap, cfg.frag_timeout_ns),
+            cfg,
+            map: HashMap::with_hasher(SeededFx::random()),
+            slab: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+            timers: BinaryHeap::new(),
+            now_ns: i64::MIN,
+            started: false,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// Open flows.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Packet time as the meter sees it (largest timestamp so far).
+    pub fn now_ns(&self) -> i64 {
+        self.now_ns
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (p, n) = {
+            let e = &self.slab[i as usize];
+            (e.prev, e.next)
+        };
+        if p == NIL {
+            self.head = n;
+        } else {
+            self.slab[p as usize].next = n;
+        }
+        if n == NIL {
+            self.tail = p;
+        } else {
+            self.slab[n as usize].prev = p;
+        }
+    }
+
+    fn push_tail(&mut self, i: u32) {
+        let t = self.tail;
+        {
+            let e = &mut self.slab[i as usize];
+            e.prev = t;
+            e.next = NIL;
+        }
+        if t == NIL {
+            self.head = i;
+        } else {
+            self.slab[t as usize].next = i;
+        }
+        self.tail = i;
+    }
+
+    fn remove(&mut self, i: u32, reason: EndReason, out: &mut Vec<FlowRecord>) {
+        self.unlink(i);
+        let e = &mut self.slab[i as usize];
+        e.gen = e.gen.wrapping_add(1);
+        self.map.remove(&e.key);
+        out.push(FlowRecord { key: e.key, fwd: e.fwd, rev: e.rev, end_reason: reason });
+        self.free.push(i);
+        match reason {
+            EndReason::IdleTimeout => self.stats.expired_idle += 1,
+            EndReason::ActiveTimeout => self.stats.expired_active += 1,
+            EndReason::EndOfFlow => self.stats.expired_end_of_flow += 1,
+            EndReason::ForcedEnd => self.stats.expired_forced += 1,
+            EndReason::LackOfResources => self.stats.evicted_cache_full += 1,
+        }
+    }
+
+    /// Earliest time at which `advance` would expire something (None: nothing open).
+    /// May be early (a stale timer), never late.
+    pub fn next_deadline(&self) -> Option<i64> {
+        let mut d: Option<i64> = None;
+        if self.head != NIL && self.cfg.idle_timeout_ns > 0 {
+            d = Some(self.slab[self.head as usize].last_seen_ns.saturating_add(self.cfg.idle_timeout_ns));
+        }
+        if let Some(Reverse((t, _, _))) = self.timers.peek() {
+            d = Some(d.map_or(*t, |x| x.min(*t)));
+        }
+        d
+    }
+
+    /// Moves packet time to `now_ns` (never backwards) and expires what is due.
+    pub fn advance(&mut self, now_ns: i64, out: &mut Vec<FlowRecord>) {
+        if !self.started || now_ns > self.now_ns {
+            self.now_ns = now_ns;
+            self.started = true;
+        }
+        self.expire(out);
+    }
+
+    fn expire(&mut self, out: &mut Vec<FlowRecord>) {
+        let now = self.now_ns;
+        if self.cfg.idle_timeout_ns > 0 {
+            while self.head != NIL {
+                let h = self.head;
+                if self.slab[h as usize].last_seen_ns.saturating_add(self.cfg.idle_timeout_ns) > now {
+                    break;
+                }
+                self.remove(h, EndReason::IdleTimeout, out);
+            }
+        }
+        while let Some(Reverse((t, slot, gen))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            let e = &self.slab[slot as usize];
+            if e.gen != gen {
+                continue; // the flow already left
+            }
+            if e.closing {
+                self.remove(slot, EndReason::EndOfFlow, out);
+            } else if self.cfg.active_timeout_ns > 0
+                && e.fwd.first_ns.min(if e.rev.packets > 0 { e.rev.first_ns } else { i64::MAX })
+                    .saturating_add(self.cfg.active_timeout_ns)
+                    <= now
+            {
+                self.remove(slot, EndReason::ActiveTimeout, out);
+            }
+        }
+    }
+
+    /// Expires every open flow (end of input), least recently used first.
+    pub fn flush(&mut self, out: &mut Vec<FlowRecord>) {
+        while self.head != NIL {
+            let h = self.head;
+            self.remove(h, EndReason::ForcedEnd, out);
+        }
+        self.timers.clear();
+    }
+
+    /// Accounts one packet; expired records are appended to `out`.
+    pub fn feed(&mut self, p: &PacketInfo, out: &mut Vec<FlowRecord>) {
+        self.stats.packets += 1;
+        if p.ip_version != 4 && p.ip_version != 6 {
+            self.stats.non_ip += 1;
+            return;
+        }
+        if !self.started || p.ts_ns >= self.now_ns {
+            self.now_ns = p.ts_ns;
+            self.started = true;
+        } else {
+            self.stats.ts_backwards += 1;
+        }
+        self.expire(out);
+
+        let (mut src_port, mut dst_port) = (0u16, 0u16);
+        let icmp = p.proto == PROTO_ICMP || p.proto == PROTO_ICMPV6;
+        if p.is_fragment && p.frag_offset > 0 {
+            let id = FragId { src: p.src, dst: p.dst, proto: p.proto, ip_id: p.ip_id };
+            match self.frags.lookup(&id, !p.more_fragments) {
+                Some((s, d)) => {
+                    src_port = s;
+                    dst_port = d;
+                }
+                None => self.stats.frag_ports_unknown += 1,
+            }
+        } else if p.has_l4 {
+            if icmp {
+                // NetFlow convention: type*256+code in the destination port.
+                dst_port = (p.src_port & 0xff) << 8 | (p.dst_port & 0xff);
+            } else {
+                src_port = p.src_port;
+                dst_port = p.dst_port;
+            }
+            if p.is_fragment && p.more_fragments {
+                let id = FragId { src: p.src, dst: p.dst, proto: p.proto, ip_id: p.ip_id };
+                if self.frags.insert(id, src_port, dst_port, p.ts_ns) {
+                    self.stats.frag_map_full += 1;
+                }
+            }
+        }
+        let key = FlowKey {
+            src: p.src,
+            dst: p.dst,
+            src_port,
+            dst_port,
+            proto: p.proto,
+            ip_version: p.ip_version,
+            vlan: p.vlan,
+            ifindex: p.ifindex,
+        };
+
+        let mut reverse = false;
+        let mut slot = self.map.get(&key).copied();
+        if slot.is_none() && self.cfg.bidirectional {
+            if let Some(s) = self.map.get(&key.reversed()).copied() {
+                slot = Some(s);
+                reverse = true;
+            }
+        }
+        let i = match slot {
+            Some(i) => {
+                self.unlink(i);
+                i
+            }
+            None => self.create(key, out),
+        };
+        self.push_tail(i);
+        let cfg_bi = self.cfg.bidirectional;
+        let linger = self.cfg.fin_linger_ns;
+        let now = self.now_ns;
+        let e = &mut self.slab[i as usize];
+        e.last_seen_ns = now;
+        if reverse {
+            e.rev.add(p);
+        } else {
+            e.fwd.add(p);
+        }
+        if p.proto == PROTO_TCP && !e.closing && p.tcp_flags & (TCP_FIN | TCP_RST) != 0 {
+            if p.tcp_flags & TCP_FIN != 0 {
+                if reverse {
+                    e.fin_rev = true;
+                } else {
+                    e.fin_fwd = true;
+                }
+            }
+            let done = p.tcp_flags & TCP_RST != 0 || !cfg_bi || (e.fin_fwd && e.fin_rev);
+            if done {
+                e.closing = true;
+                let gen = e.gen;
+                self.timers.push(Reverse((now.saturating_add(linger), i, gen)));
+            }
+        }
+    }
+
+    fn create(&mut self, key: FlowKey, out: &mut Vec<FlowRecord>) -> u32 {
+        if self.map.len() >= self.cfg.max_flows.max(1) && self.head != NIL {
+            let h = self.head;
+            self.remove(h, EndReason::LackOfResources, out);
+        }
+        self.stats.flows_created += 1;
+        let e = Entry {
+            key,
+            fwd: Counters::default(),
+            rev: Counters::default(),
+            last_seen_ns: self.now_ns,
+            prev: NIL,
+            next: NIL,
+            gen: 0,
+            closing: false,
+            fin_fwd: false,
+            fin_rev: false,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                let gen = self.slab[i as usize].gen;
+                self.slab[i as usize] = Entry { gen, ..e };
+                i
+            }
+            None => {
+                self.slab.push(e);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.map.insert(key, i);
+        if self.cfg.active_timeout_ns > 0 {
+            let gen = self.slab[i as usize].gen;
+            self.timers.push(Reverse((self.now_ns.saturating_add(self.cfg.active_timeout_ns), i, gen)));
+        }
+        i
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 1_000_000_000;
+
+    fn v4(a: [u8; 4]) -> [u8; 16] {
+        let mut x = [0u8; 16];
+        x[..4].copy_from_slice(&a);
+        x
+    }
+
+    fn pkt(ts_ns: i64, sp: u16, dp: u16, flags: u8, len: u32) -> PacketInfo {
+        PacketInfo {
+            ts_ns,
+            ip_version: 4,
+            src: v4([10, 0, 0, 1]),
+            dst: v4([10, 0, 0, 2]),
+            proto: PROTO_TCP,
+            src_port: sp,
+            dst_port: dp,
+            has_l4: true,
+            ip_len: len,
+            tcp_flags: flags,
+            tos: 0,
+            ttl: 64,
+            ..Default::default()
+        }
+    }
+
+    fn rev(mut p: PacketInfo) -> PacketInfo {
+        std::mem::swap(&mut p.src, &mut p.dst);
+        std::mem::swap(&mut p.src_port, &mut p.dst_port);
+        p
+    }
+
+    fn cfg() -> Config {
+        Config { idle_timeout_ns: 10 * S, active_timeout_ns: 60 * S, fin_linger_ns: S, ..Default::default() }
+    }
+
+    #[test]
+    fn unidirectional_counts_and_flush() {
+        let mut m = Meter::new(cfg());
+        let mut out = vec![];
+        m.feed(&pkt(0, 1000, 80, 0x02, 60), &mut out);
+        m.feed(&rev(pkt(S / 10, 1000, 80, 0x12, 60)), &mut out);
+        m.feed(&pkt(S / 5, 1000, 80, 0x10, 52), &mut out);
+        assert!(out.is_empty());
+        m.flush(&mut out);
+        // Least recently used first: the answer flow, then the client flow.
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].key.src_port, 80);
+        assert_eq!(out[0].end_reason, EndReason::ForcedEnd);
+        assert_eq!(out[1].key.src_port, 1000);
+        assert_eq!(out[1].fwd.packets, 2);
+        assert_eq!(out[1].fwd.octets, 112);
+        assert_eq!(out[1].fwd.tcp_flags, 0x12);
+        assert_eq!(out[1].fwd.first_ns, 0);
+        assert_eq!(out[1].fwd.last_ns, S / 5);
+    }
+
+    #[test]
+    fn biflow_pairs_directions() {
+        let mut m = Meter::new(Config { bidirectional: true, ..cfg() });
+        let mut out = vec![];
+        m.feed(&pkt(0, 1000, 80, 0x02, 60), &mut out);
+        m.feed(&rev(pkt(1, 1000, 80, 0x12, 64)), &mut out);
+        m.flush(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].fwd.packets, out[0].fwd.octets), (1, 60));
+        assert_eq!((out[0].rev.packets, out[0].rev.octets), (1, 64));
+        assert_eq!(out[0].rev.tcp_flags, 0x12);
+    }
+
+    #[test]
+    fn idle_timeout_on_packet_time() {
+        let mut m = Meter::new(cfg());
+        let mut out = vec![];
+        m.feed(&pkt(0, 1, 2, 0, 40), &mut out);
+        m.feed(&pkt(9 * S, 3, 4, 0, 40), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(m.next_deadline(), Some(10 * S));
+        m.feed(&pkt(10 * S, 3, 4, 0, 40), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].key.src_port, 1);
+        assert_eq!(out[0].end_reason, EndReason::IdleTimeout);
+        out.clear();
+        m.advance(19 * S, &mut out);
+        assert!(out.is_empty());
+        m.advance(20 * S, &mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn active_timeout_splits_long_flow() {
+        let mut m = Meter::new(cfg());
+        let mut out = vec![];
+        for t in 0..=70 {
+            m.feed(&pkt(t * S, 1, 2, 0, 40), &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].end_reason, EndReason::ActiveTimeout);
+        assert_eq!(out[0].fwd.packets, 60);
+        m.flush(&mut out);
+        assert_eq!(out[1].fwd.packets, 11);
+        assert_eq!(out[1].fwd.first_ns, 60 * S);
+    }
+
+    #[test]
+    fn fin_linger_then_expire() {
+        let mut m = Meter::new(cfg());
+        let mut out = vec![];
+        m.feed(&pkt(0, 1, 2, 0x11, 40), &mut out);
+        m.feed(&pkt(S / 2, 1, 2, 0x10, 40), &mut out); // final ACK inside the linger
+        m.advance(S - 1, &mut out);
+        assert!(out.is_empty());
+        m.advance(S, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].end_reason, EndReason::EndOfFlow);
+        assert_eq!(out[0].fwd.packets, 2);
+    }
+
+    #[test]
+    fn biflow_fin_needs_both_sides() {
+        let mut m = Meter::new(Config { bidirectional: true, ..cfg() });
+        let mut out = vec![];
+        m.feed(&pkt(0, 1, 2, 0x11, 40), &mut out);
+        m.advance(5 * S, &mut out);
+        assert!(out.is_empty());
+        m.feed(&rev(pkt(5 * S, 1, 2, 0x11, 40)), &mut out);
+        m.advance(6 * S, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].end_reason, EndReason::EndOfFlow);
+    }
+
+    #[test]
+    fn cache_full_evicts_lru() {
+        let mut m = Meter::new(Config { max_flows: 2, ..cfg() });
+        let mut out = vec![];
+        m.feed(&pkt(0, 1, 2, 0, 40), &mut out);
+        m.feed(&pkt(1, 3, 4, 0, 40), &mut out);
+        m.feed(&pkt(2, 1, 2, 0, 40), &mut out);
+        m.feed(&pkt(3, 5, 6, 0, 40), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].key.src_port, 3);
+        assert_eq!(out[0].end_reason, EndReason::LackOfResources);
+        assert_eq!(m.stats.evicted_cache_full, 1);
+    }
+
+    #[test]
+    fn fragments_follow_first() {
+        let mut m = Meter::new(cfg());
+        let mut out = vec![];
+        let mut f1 = pkt(0, 5000, 53, 0, 1500);
+        f1.proto = 17;
+        f1.is_fragment = true;
+        f1.more_fragments = true;
+        f1.ip_id = 7;
+        let mut f2 = f1;
+        f2.has_l4 = false;
+        f2.src_port = 0;
+        f2.dst_port = 0;
+        f2.frag_offset = 1480;
+        f2.more_fragments = false;
+        f2.ip_len = 100;
+        // A trailing fragment of another datagram whose first fragment never came.
+        let mut f3 = f2;
+        f3.ip_id = 8;
+        m.feed(&f1, &mut out);
+        m.feed(&f2, &mut out);
+        m.feed(&f3, &mut out);
+        m.flush(&mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!((out[0].key.src_port, out[0].key.dst_port, out[0].fwd.packets, out[0].fwd.octets), (5000, 53, 2, 1600));
+        assert_eq!((out[1].key.src_port, out[1].fwd.packets), (0, 1));
+        assert_eq!(m.stats.frag_ports_unknown, 1);
+    }
+
+    #[test]
+    fn icmp_type_code_in_dst_port_and_biflow_pairing() {
+        let mut m = Meter::new(Config { bidirectional: true, ..cfg() });
+        let mut out = vec![];
+        let mut req = pkt(0, 8, 0, 0, 84);
+        req.proto = PROTO_ICMP;
+        let mut rep = rev(req);
+        rep.src_port = 0; // type 0 (echo reply), code 0
+        rep.dst_port = 0;
+        m.feed(&req, &mut out);
+        m.feed(&rep, &mut out);
+        m.flush(&mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].key.dst_port, 8 * 256);
+        assert_eq!(out[0].key.src_port, 0);
+        assert_eq!((out[0].fwd.packets, out[0].rev.packets), (1, 1));
+    }
+
+    #[test]
+    fn backwards_timestamp_no_negative_duration() {
+        let mut m = Meter::new(cfg());
+        let mut out = vec![];
+        m.feed(&pkt(5 * S, 1, 2, 0, 40), &mut out);
+        m.feed(&pkt(4 * S, 1, 2, 0, 40), &mut out);
+        m.flush(&mut out);
+        assert_eq!((out[0].fwd.first_ns, out[0].fwd.last_ns), (4 * S, 5 * S));
+        assert_eq!(m.stats.ts_backwards, 1);
+    }
+}

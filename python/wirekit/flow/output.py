@@ -1,0 +1,81 @@
+"""Flow record files: JSON lines and CSV. `reopen()` is for SIGHUP after log rotation."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+
+from .record import FlowRecord
+
+__all__ = ["JsonLinesSink", "CsvSink", "CSV_FIELDS"]
+
+
+class _FileSink:
+    def __init__(self, path: str):
+        self.path = path
+        self._f = None
+        self.records = 0
+        self.open()
+
+    def open(self) -> None:
+        if self.path == "-":
+            self._f = sys.stdout
+        else:
+            self._f = open(self.path, "a", encoding="utf-8", newline="")
+        self._opened()
+
+    def _opened(self) -> None:
+        pass
+
+    def reopen(self) -> None:
+        """Closes and opens the path again (a rotated file is replaced by a new one)."""
+        if self.path == "-":
+            return
+        self._f.close()
+        self.open()
+
+    def flush(self) -> None:
+        self._f.flush()
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.flush()
+            if self.path != "-":
+                self._f.close()
+            self._f = None
+
+
+class JsonLinesSink(_FileSink):
+    """One JSON object per flow (FlowRecord.to_json())."""
+
+    def write(self, records: list[FlowRecord]) -> None:
+        if records:
+            self._f.write("".join(json.dumps(r.to_json(), separators=(",", ":")) + "\n" for r in records))
+            self.records += len(records)
+
+
+CSV_FIELDS = ("src", "dst", "src_port", "dst_port", "proto", "packets", "bytes", "first_ns",
+              "last_ns", "tcp_flags", "tos", "ttl_min", "ttl_max", "ip_version", "vlan", "ifindex",
+              "end_reason", "rev_packets", "rev_bytes", "rev_first_ns", "rev_last_ns", "rev_tcp_flags")
+
+
+class CsvSink(_FileSink):
+    """CSV with a header line (written when the file is empty)."""
+
+    def _opened(self) -> None:
+        self._w = csv.writer(self._f, lineterminator="\n")
+        empty = True
+        try:
+            empty = self._f.tell() == 0
+        except (OSError, io.UnsupportedOperation):
+            pass
+        if empty:
+            self._w.writerow(CSV_FIELDS)
+
+    def write(self, records: list[FlowRecord]) -> None:
+        for r in records:
+            d = r.to_json()
+            self._w.writerow([d.get(k, 0) for k in CSV_FIELDS])
+        self.records += len(records)

@@ -1,0 +1,218 @@
+"""Meter flows and export them as NetFlow v1/v5/v9/IPFIX, JSON lines or CSV; collect exports.
+
+  wirekit flow -r trace.pcap --json -                       one JSON object per flow
+  wirekit flow -r trace.pcap -e 127.0.0.1:2055 -V 9         NetFlow v9 to a collector
+  wirekit flow -r trace.pcap -e [::1]:4739 -V 10 --bidirectional   IPFIX biflows (RFC 5103)
+  wirekit flow -i eth0 -e 10.0.0.9:2055 --pidfile /run/wk.pid --user nobody  tcp or udp
+  wirekit flow collect -l 2055 --json -                     receive v1/v5/v9/IPFIX, print flows
+  wirekit flow decode -r export.pcap                        decode captured export traffic
+
+Flows expire on packet time (idle/active timeouts, TCP FIN/RST after a short linger, a full
+table, end of input), so replaying a capture gives the same records every run; exports of a
+replay carry the capture's clock. Runs in the foreground (for a service manager): SIGTERM and
+SIGINT flush every open flow before exit, SIGHUP reopens the --json/--csv files. Exit status:
+0 on success, 1 on input/output errors, 2 for usage and filter errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+
+from ..errors import CaptureFileError, FilterError, PrivilegeError, WirekitError
+from . import common
+
+TOOL = "flow"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("-r", dest="read", metavar="FILE",
+                     help="read packets from a pcap or pcapng FILE ('-' for standard input)")
+    src.add_argument("-i", dest="interface", metavar="IFACE", action="append",
+                     help="capture live on IFACE (repeat for several)")
+    p.add_argument("-e", dest="export", metavar="HOST:PORT", action="append", default=[],
+                   help="send NetFlow/IPFIX to a collector (repeat for several; [v6addr]:port for IPv6)")
+    p.add_argument("-V", dest="version", type=int, choices=(1, 5, 9, 10), default=9,
+                   help="export version: 1, 5, 9 (default) or 10 (IPFIX)")
+    p.add_argument("--json", metavar="FILE", help="write flows as JSON lines to FILE ('-' = stdout)")
+    p.add_argument("--csv", metavar="FILE", help="write flows as CSV to FILE ('-' = stdout)")
+    p.add_argument("--idle-timeout", type=float, default=15.0, metavar="S",
+                   help="expire a flow idle for S seconds (default 15)")
+    p.add_argument("--active-timeout", type=float, default=1800.0, metavar="S",
+                   help="export and restart a flow open for S seconds (default 1800)")
+    p.add_argument("--fin-linger", type=float, default=2.0, metavar="S",
+                   help="keep a TCP flow S seconds after RST/FIN for its last ACKs (default 2)")
+    p.add_argument("--max-flows", type=int, default=1 << 20, metavar="N",
+                   help="flow table size; when full the least recently used flow is exported early")
+    p.add_argument("--bidirectional", action="store_true",
+                   help="RFC 5103 biflows: one record per connection with rev_* counters")
+    p.add_argument("--source-id", type=int, default=0, metavar="ID",
+                   help="v9 source id / IPFIX observation domain (default 0)")
+    p.add_argument("--sampling-interval", type=int, default=1, metavar="N",
+                   help="announce 1-in-N sampling in v5/v9/IPFIX (the meter itself sees every packet)")
+    p.add_argument("--template-refresh", type=int, default=20, metavar="PACKETS",
+                   help="v9/IPFIX: resend templates every PACKETS export datagrams (and every 60 s)")
+    p.add_argument("--pidfile", metavar="F", help="write the process id to F (removed at exit)")
+    p.add_argument("--user", metavar="USER", help="drop privileges to USER after opening the capture")
+    p.add_argument("-q", dest="quiet", action="store_true", help="no statistics on stderr at the end")
+    p.add_argument("filter", nargs=argparse.REMAINDER, metavar="EXPRESSION",
+                   help="a tcpdump (BPF) filter expression; or 'collect ...' / 'decode ...' (see above)")
+
+
+def run(args: argparse.Namespace) -> int:
+    words = args.filter or []
+    if words and words[0] in ("collect", "decode"):
+        from ..flow import collect_cli
+
+        return collect_cli.main(words[0], words[1:])
+    if not args.read and not args.interface:
+        return common.fail(TOOL, "one of -r FILE or -i IFACE is required (or 'collect'/'decode')", 2)
+    if not args.export and not args.json and not args.csv:
+        args.json = "-"
+    if args.max_flows < 1:
+        return common.fail(TOOL, "--max-flows must be at least 1", 2)
+    return _Runner(args).run()
+
+
+def _drop_privileges(user: str) -> None:
+    import grp
+    import pwd
+
+    pw = pwd.getpwnam(user)
+    groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
+    os.setgroups(sorted(set(groups + [pw.pw_gid])))
+    os.setgid(pw.pw_gid)
+    os.setuid(pw.pw_uid)
+
+
+class _Runner:
+    def __init__(self, args):
+        self.args = args
+        self.sinks = []
+        self.exporters = []
+        self.hup = False
+        self.stop = False
+        self.flows = 0
+
+    def _open_outputs(self, clock_is_capture: bool) -> None:
+        from ..flow.output import CsvSink, JsonLinesSink
+
+        a = self.args
+        if a.json:
+            self.sinks.append(JsonLinesSink(a.json))
+        if a.csv:
+            self.sinks.append(CsvSink(a.csv))
+        if a.export:
+            from ..flow.export import make_exporter, parse_hostport
+
+            targets = [parse_hostport(t) for t in a.export]
+            self.exporters.append(make_exporter(
+                a.version, targets, source_id=a.source_id, sampling_interval=a.sampling_interval,
+                template_refresh_packets=a.template_refresh, bidirectional=a.bidirectional))
+
+    def emit(self, records, now_ns: int | None) -> None:
+        if not records:
+            return
+        self.flows += len(records)
+        for s in self.sinks:
+            s.write(records)
+        for e in self.exporters:
+            e.export(records, now_ns)
+
+    def run(self) -> int:
+        from ..flow import FlowMeter
+
+        a = self.args
+        try:
+            source, program = common.open_source(a)
+        except FilterError as e:
+            return common.fail(TOOL, str(e), 2)
+        except ImportError as e:
+            return common.fail(TOOL, f"live capture is not available in this build: {e}")
+        except (CaptureFileError, PrivilegeError, OSError) as e:
+            return common.fail(TOOL, str(e))
+        live = not a.read
+        pid_written = False
+        status = 0
+        meter = FlowMeter(idle_timeout_s=a.idle_timeout, active_timeout_s=a.active_timeout,
+                          fin_linger_s=a.fin_linger, max_flows=a.max_flows,
+                          bidirectional=a.bidirectional)
+        old = {}
+
+        def _stop(signum, frame):
+            self.stop = True
+            if not live:
+                raise KeyboardInterrupt
+
+        def _hup(signum, frame):
+            self.hup = True
+
+        try:
+            self._open_outputs(clock_is_capture=not live)
+            if a.pidfile:
+                with open(a.pidfile, "w") as f:
+                    f.write(f"{os.getpid()}\n")
+                pid_written = True
+            if a.user:
+                _drop_privileges(a.user)
+            for sig, h in ((signal.SIGTERM, _stop), (signal.SIGINT, _stop), (signal.SIGHUP, _hup)):
+                old[sig] = signal.signal(sig, h)
+            progress = common.Progress(source)
+            packets = 0
+            for batch in common.filtered_batches(source, program):
+                recs = meter.feed_batch(batch)
+                packets += len(batch)
+                if live:
+                    # Live: packet time and wall time agree; expire idle flows even when the
+                    # link goes quiet (the source yields, possibly empty, batches on timeout).
+                    now = time.time_ns()
+                    recs += meter.advance(now)
+                    self.emit(recs, now)
+                else:
+                    self.emit(recs, meter.now_ns)
+                if self.hup:
+                    self.hup = False
+                    for s in self.sinks:
+                        s.reopen()
+                progress.update(packets)
+                if self.stop:
+                    break
+            progress.close()
+        except KeyboardInterrupt:
+            pass
+        except CaptureFileError as e:
+            status = common.fail(TOOL, str(e))
+        except (WirekitError, OSError) as e:
+            status = common.fail(TOOL, str(e))
+        finally:
+            # Every open flow leaves with the process (SIGTERM loses no flow).
+            try:
+                now = time.time_ns() if live else meter.now_ns
+                self.emit(meter.flush(), now)
+                for e in self.exporters:
+                    e.close()
+                for s in self.sinks:
+                    s.close()
+            except OSError as e:
+                status = common.fail(TOOL, str(e))
+            for sig, h in old.items():
+                signal.signal(sig, h)
+            source.close()
+            if pid_written:
+                try:
+                    os.unlink(a.pidfile)
+                except OSError:
+                    pass
+        if not a.quiet:
+            st = meter.stats()
+            line = (f"{st['packets']} packets, {self.flows} flows"
+                    f" ({st['non_ip']} non-IP packets, {st['evicted_cache_full']} flows evicted"
+                    f" from a full table, {st['frag_ports_unknown']} fragments without ports)")
+            for e in self.exporters:
+                line += f"; {e.datagrams_sent} export datagrams"
+            print(line, file=sys.stderr)
+        return status
