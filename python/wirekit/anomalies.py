@@ -24,6 +24,7 @@ BAD_IP_LEN = "bad_ip_len"                      # IP total length below the heade
 FRAG_TOO_LARGE = "frag_too_large"              # fragment offset + length beyond 65535 bytes
 TOO_MANY_IPV6_EXT_HEADERS = "too_many_ipv6_ext_headers"  # chain longer than wire.ipv6.MAX_EXT_HEADERS
 IPV6_ROUTING0_HDR = "ipv6_routing0_hdr"        # deprecated type-0 routing header (RFC 5095)
+MALFORMED_HEADER = "malformed_header"          # a header a registered decoder rejected (DecodeError)
 TS_FRACTION_INVALID = "ts_fraction_invalid"    # pcap fractional seconds out of range
 
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))
