@@ -1,0 +1,250 @@
+"""The detector interface, the Banner event and the detector registry.
+
+Theory of operation
+-------------------
+A *detector* reads the first bytes of both directions of one TCP stream and reports the
+software it recognises in them. Detection is by content, never by port: SSH on port 80 is
+still SSH. One fresh detector instance per registered class is attached to every stream;
+each is fed the stream's bytes in order, direction by direction, as they arrive.
+
+A detector says, per direction, whether it still wants bytes (``wants(direction)``). It stops
+wanting a direction once it has read what it looks for there, or once the bytes show the
+stream is not its protocol, or once it has read ``max_bytes`` of that direction (the engine
+enforces the budget: a detector never sees more). When no detector attached to a stream
+wants either direction, the engine tells the reassembler to stop collecting the stream, so
+memory stays flat however long the connection lives.
+
+Writing a detector::
+
+    class RedisDetector(Detector):
+        protocol = "redis"
+        max_bytes = 256
+
+        def feed(self, direction, data, ts_ns):
+            self.stop(direction)          # one look is enough either way
+            if direction is Direction.SERVER and data.startswith(b"-NOAUTH"):
+                return [self.banner(role=direction, kind="redis-error", raw=data.split(b"\\r\\n")[0],
+                                    ts_ns=ts_ns)]
+            return []
+
+    register_detector(RedisDetector)
+
+What the interface deliberately does not know: addresses and ports (the engine adds them to
+each Banner), time other than the ``ts_ns`` of the bytes, and anything after the budget.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Iterable
+
+from .version import Software
+
+__all__ = [
+    "Direction",
+    "Banner",
+    "Detector",
+    "LineDetector",
+    "DETECTORS",
+    "register_detector",
+    "unregister_detector",
+    "decode_text",
+]
+
+
+class Direction(str, enum.Enum):
+    """A stream direction, named by the side that *sends* the bytes.
+
+    ``CLIENT`` bytes flow from the connection's initiator (the SYN sender) to the responder;
+    ``SERVER`` bytes flow back. A banner's role is the side whose software it names, which is
+    the side that sent it.
+    """
+
+    CLIENT = "client"
+    SERVER = "server"
+
+    @property
+    def other(self) -> "Direction":
+        return Direction.SERVER if self is Direction.CLIENT else Direction.CLIENT
+
+
+def decode_text(raw: bytes) -> str:
+    """Bytes from the wire as text: UTF-8 where valid, each other byte as ``\\xNN``.
+
+    Lossless enough for a log (distinct byte strings stay distinct except for a literal
+    backslash-x sequence) and always encodable as JSON. Never use it to print to a terminal
+    without ``escape_for_terminal``.
+    """
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Banner:
+    """One piece of software (or fingerprint) seen in a stream.
+
+    Attributes:
+        protocol: detector protocol name ("ssh", "http", "smtp", "ftp", "pop3", "imap",
+            "mysql", "tls", "generic", or a user detector's).
+        role: the side that sent it (and runs the software): ``Direction.SERVER`` or
+            ``Direction.CLIENT``.
+        kind: what field it is, stable snake-ish code ("ssh-ident", "http-server",
+            "http-user-agent", "http-via", "http-x-powered-by", "http-host", "smtp-220",
+            "smtp-ehlo", "ftp-220", "pop3-greeting", "imap-greeting", "mysql-version",
+            "tls-client-hello", "tls-server-hello", "first-line").
+        raw: the banner bytes exactly as on the wire (line terminators removed).
+        text: ``raw`` decoded by ``decode_text`` (UTF-8, other bytes as ``\\xNN``).
+        software: the parsed software name and version, or None when the banner names none.
+        ts_ns: capture timestamp, in nanoseconds since the epoch, of the segment that
+            completed the banner.
+        attrs: extra named values as (name, value) string pairs, e.g. TLS ``sni``, ``ja3``,
+            ``ja4``; empty for most banners.
+        addr, port: the address (text form) and TCP port of the side that sent it; filled in
+            by the engine (empty / 0 when a detector is driven directly).
+    """
+
+    protocol: str
+    role: Direction
+    kind: str
+    raw: bytes
+    text: str
+    software: Software | None
+    ts_ns: int
+    attrs: tuple[tuple[str, str], ...] = ()
+    addr: str = ""
+    port: int = 0
+
+    def attr(self, name: str, default: str | None = None) -> str | None:
+        for k, v in self.attrs:
+            if k == name:
+                return v
+        return default
+
+
+class Detector:
+    """Base class of a banner detector. Subclass it, set ``protocol`` and ``max_bytes``,
+    implement ``feed``; optionally ``finish``.
+
+    Class attributes:
+        protocol: the name written into every Banner it makes.
+        max_bytes: per-direction byte budget: the engine feeds at most this many bytes of
+            each direction, then treats the detector as done with that direction.
+        fallback: True only for detectors whose banners are reported when no other detector
+            reported anything for that direction of the stream (the generic first line).
+    """
+
+    protocol: ClassVar[str] = "unknown"
+    max_bytes: ClassVar[int] = 4096
+    fallback: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self._wanted = {Direction.CLIENT: True, Direction.SERVER: True}
+
+    # -- what the engine calls -------------------------------------------------------
+    def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
+        """Take the next bytes of one direction (in stream order); return new banners."""
+        raise NotImplementedError
+
+    def finish(self, direction: Direction, ts_ns: int) -> list[Banner]:
+        """The direction ended (FIN/RST/end of capture) or its budget ran out: flush."""
+        return []
+
+    def wants(self, direction: Direction) -> bool:
+        """Whether more bytes of this direction could still produce a banner."""
+        return self._wanted[direction]
+
+    @property
+    def done(self) -> bool:
+        """True when the detector wants no more bytes in either direction."""
+        return not (self._wanted[Direction.CLIENT] or self._wanted[Direction.SERVER])
+
+    # -- helpers for subclasses -------------------------------------------------------
+    def stop(self, direction: Direction | None = None) -> None:
+        """Stop wanting one direction (or both when None)."""
+        if direction is None:
+            self._wanted[Direction.CLIENT] = self._wanted[Direction.SERVER] = False
+        else:
+            self._wanted[direction] = False
+
+    def banner(self, *, role: Direction, kind: str, raw: bytes, ts_ns: int,
+               software: Software | None = None,
+               attrs: Iterable[tuple[str, str]] = ()) -> Banner:
+        return Banner(protocol=self.protocol, role=role, kind=kind, raw=raw,
+                      text=decode_text(raw), software=software, ts_ns=ts_ns,
+                      attrs=tuple(attrs))
+
+
+class LineDetector(Detector):
+    """A detector reading CRLF- or LF-terminated lines; subclasses implement ``line``.
+
+    Bytes are buffered per direction until a line ends; the buffer is bounded by
+    ``max_bytes`` (the engine's budget), and a line still open at ``finish`` is delivered
+    as is, since many captures end right after a banner without its terminator.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._buf = {Direction.CLIENT: bytearray(), Direction.SERVER: bytearray()}
+        self._lineno = {Direction.CLIENT: 0, Direction.SERVER: 0}
+
+    def line(self, direction: Direction, lineno: int, line: bytes, ts_ns: int) -> list[Banner]:
+        """One line (terminator removed); ``lineno`` counts from 0 per direction."""
+        raise NotImplementedError
+
+    def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
+        buf = self._buf[direction]
+        buf += data
+        out: list[Banner] = []
+        while self.wants(direction):
+            nl = buf.find(b"\n")
+            if nl < 0:
+                break
+            raw = bytes(buf[:nl])
+            del buf[:nl + 1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            n = self._lineno[direction]
+            self._lineno[direction] = n + 1
+            out += self.line(direction, n, raw, ts_ns)
+        if not self.wants(direction):
+            buf.clear()
+        elif self._lineno[direction] == 0 and buf and not self.first_bytes_ok(direction, bytes(buf)):
+            # A partial first line that can never become ours: give up early, so the
+            # stream can stop being collected without waiting for the budget.
+            self.stop(direction)
+            buf.clear()
+        return out
+
+    def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
+        """Whether a partial (unterminated) first line may still match; default: yes."""
+        return True
+
+    def finish(self, direction: Direction, ts_ns: int) -> list[Banner]:
+        buf = self._buf[direction]
+        if not buf or not self.wants(direction):
+            return []
+        raw = bytes(buf).rstrip(b"\r")
+        buf.clear()
+        n = self._lineno[direction]
+        self._lineno[direction] = n + 1
+        out = self.line(direction, n, raw, ts_ns)
+        self.stop(direction)
+        return out
+
+
+#: The registered detector classes, in the order they are attached (a visible table; extend
+#: it with ``register_detector``). Filled by ``wirekit.banners`` at import.
+DETECTORS: list[Callable[[], Detector]] = []
+
+
+def register_detector(factory: Callable[[], Detector]) -> Callable[[], Detector]:
+    """Attach ``factory()`` (usually a Detector subclass) to every new stream; usable as a
+    class decorator. Registering twice is a no-op."""
+    if factory not in DETECTORS:
+        DETECTORS.append(factory)
+    return factory
+
+
+def unregister_detector(factory: Callable[[], Detector]) -> None:
+    DETECTORS.remove(factory)
+

@@ -1,0 +1,175 @@
+"""BannerEngine: runs the registered detectors over the streams a reassembler delivers.
+
+Sans-IO: it is told that a stream opened (with its endpoints), handed each in-order chunk
+of either direction with its ``ts_ns``, and told when the stream ended; it returns Banner
+events. It never reads a clock, a socket or a file, so pcap replay, live capture and tests
+drive it identically.
+
+    engine = BannerEngine()
+    engine.open_stream(key, client=("10.0.0.1", 40000), server=("10.0.0.2", 22))
+    banners = engine.feed(key, Direction.SERVER, b"SSH-2.0-OpenSSH_9.2p1\\r\\n", ts_ns)
+    if not engine.wants(key):      # every detector is done with this stream:
+        reassembler.stop_collecting(key)   # memory stays flat
+
+Bounds: at most ``max_streams`` streams are tracked; a stream opened while the table is full
+is not tracked (policy: refuse new, keep old, since old streams are nearly always done
+soon) and counted as the anomaly ``banner_stream_table_full``. Each detector reads at most
+its ``max_bytes`` per direction, so a stream's state is bounded by the largest budget.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Hashable, Sequence
+
+from .base import DETECTORS, Banner, Detector, Direction
+
+__all__ = ["BannerEngine", "BANNER_STREAM_TABLE_FULL"]
+
+#: Anomaly code (also in wirekit.anomalies): a stream was not tracked, the table was full.
+BANNER_STREAM_TABLE_FULL = "banner_stream_table_full"
+
+DEFAULT_MAX_STREAMS = 65536
+_DIRS = (Direction.CLIENT, Direction.SERVER)
+
+
+class _Stream:
+    __slots__ = ("endpoints", "detectors", "fed", "reported", "pending")
+
+    def __init__(self, endpoints, detectors: list[Detector]) -> None:
+        self.endpoints = endpoints  # {Direction: (addr, port)} of the sender of each side
+        self.detectors = detectors
+        self.fed = [[0, 0] for _ in detectors]  # bytes fed per detector per direction
+        self.reported = {Direction.CLIENT: False, Direction.SERVER: False}
+        self.pending: dict[Direction, list[Banner]] = {Direction.CLIENT: [], Direction.SERVER: []}
+
+    def wants(self, direction: Direction) -> bool:
+        return any(d.wants(direction) for d in self.detectors)
+
+
+class BannerEngine:
+    """Attach a fresh instance of every detector factory to each stream; collect banners.
+
+    Args:
+        detectors: detector factories (classes); default: the registry ``DETECTORS`` as it
+            is when the engine is made.
+        max_streams: most streams tracked at once (see the module doc for the policy).
+    """
+
+    def __init__(self, detectors: Sequence[Callable[[], Detector]] | None = None, *,
+                 max_streams: int = DEFAULT_MAX_STREAMS) -> None:
+        self._factories = list(DETECTORS if detectors is None else detectors)
+        self._streams: dict[Hashable, _Stream] = {}
+        self.max_streams = max_streams
+        #: counters: streams_opened, streams_done (stopped early), streams_closed,
+        #: banners, and anomaly codes.
+        self.counters: dict[str, int] = {"streams_opened": 0, "streams_done": 0,
+                                         "streams_closed": 0, "banners": 0,
+                                         BANNER_STREAM_TABLE_FULL: 0}
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def open_stream(self, key: Hashable, *, client: tuple[str, int],
+                    server: tuple[str, int]) -> bool:
+        """Start tracking a stream. ``client``/``server`` are (address text, TCP port) of
+        the initiator and the responder. False when the table is full (not tracked)."""
+        if key in self._streams:
+            self._streams.pop(key)
+        elif len(self._streams) >= self.max_streams:
+            self.counters[BANNER_STREAM_TABLE_FULL] += 1
+            return False
+        self.counters["streams_opened"] += 1
+        self._streams[key] = _Stream({Direction.CLIENT: client, Direction.SERVER: server},
+                                     [f() for f in self._factories])
+        return True
+
+    def wants(self, key: Hashable, direction: Direction | None = None) -> bool:
+        """Whether the stream's bytes (of one direction, or of either) are still needed."""
+        st = self._streams.get(key)
+        if st is None:
+            return False
+        if direction is None:
+            return st.wants(Direction.CLIENT) or st.wants(Direction.SERVER)
+        return st.wants(direction)
+
+    def feed(self, key: Hashable, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
+        """The next in-order bytes of one direction. Returns the banners they completed.
+        When this call leaves the stream with nothing wanted, the stream is forgotten."""
+        st = self._streams.get(key)
+        if st is None or not data:
+            return []
+        di = 0 if direction is Direction.CLIENT else 1
+        out: list[Banner] = []
+        for i, det in enumerate(st.detectors):
+            if not det.wants(direction):
+                continue
+            budget = det.max_bytes - st.fed[i][di]
+            chunk = data if len(data) <= budget else data[:budget]
+            st.fed[i][di] += len(chunk)
+            got = det.feed(direction, chunk, ts_ns)
+            if st.fed[i][di] >= det.max_bytes and det.wants(direction):
+                got += det.finish(direction, ts_ns)
+                det.stop(direction)
+            self._take(st, det, got, out)
+        self._settle(st, direction, out)
+        if not (st.wants(Direction.CLIENT) or st.wants(Direction.SERVER)):
+            self.counters["streams_done"] += 1
+            del self._streams[key]
+        return self._finish_banners(st, out)
+
+    def close_stream(self, key: Hashable, ts_ns: int) -> list[Banner]:
+        """The stream ended (FIN, RST, timeout, end of capture): flush what detectors hold."""
+        st = self._streams.pop(key, None)
+        if st is None:
+            return []
+        self.counters["streams_closed"] += 1
+        out: list[Banner] = []
+        for direction in _DIRS:
+            for det in st.detectors:
+                if det.wants(direction):
+                    got = det.finish(direction, ts_ns)
+                    det.stop(direction)
+                    self._take(st, det, got, out)
+            self._settle(st, direction, out)
+        return self._finish_banners(st, out)
+
+    def close_all(self, ts_ns: int) -> list[Banner]:
+        """End of input: close every tracked stream."""
+        out: list[Banner] = []
+        for key in list(self._streams):
+            out += self.close_stream(key, ts_ns)
+        return out
+
+    # -- internals -------------------------------------------------------------------
+    @staticmethod
+    def _take(st: _Stream, det: Detector, got: list[Banner], out: list[Banner]) -> None:
+        for b in got:
+            if det.fallback:
+                st.pending[b.role].append(b)
+            else:
+                st.reported[b.role] = True
+                out.append(b)
+
+    @staticmethod
+    def _settle(st: _Stream, direction: Direction, out: list[Banner]) -> None:
+        # Fallback banners of a side are released once no specific detector can still
+        # report for that side, and only if none did.
+        for side in _DIRS:
+            if not st.pending[side]:
+                continue
+            if st.reported[side]:
+                st.pending[side].clear()
+            elif not any(d.wants(side) for d in st.detectors if not d.fallback):
+                out += st.pending[side]
+                st.pending[side].clear()
+
+    def _finish_banners(self, st: _Stream, out: list[Banner]) -> list[Banner]:
+        if not out:
+            return out
+        self.counters["banners"] += len(out)
+        res = []
+        for b in out:
+            addr, port = st.endpoints[b.role]
+            res.append(dataclasses.replace(b, addr=addr, port=port))
+        return res

@@ -1,0 +1,47 @@
+"""The fallback: the first line of a direction when it is printable text and no other
+detector reported anything for that direction of the stream (a banner nothing else knows:
+a proprietary daemon, a custom greeting). The engine holds these banners until every other
+detector is done with the direction, and drops them when another one reported."""
+
+from __future__ import annotations
+
+import re
+
+from .base import Banner, Direction, LineDetector, register_detector
+from .version import parse_version
+
+__all__ = ["FirstLineDetector"]
+
+#: A line must have at least this many characters to be a banner (bare "OK" is not).
+MIN_LINE_CHARS = 4
+_LETTER = re.compile(rb"[A-Za-z]")
+
+
+def is_printable_line(line: bytes) -> bool:
+    """ASCII letters, digits, punctuation, space and tab only, with a letter somewhere."""
+    if len(line) < MIN_LINE_CHARS:
+        return False
+    if any(b < 0x20 and b != 0x09 or b >= 0x7f for b in line):
+        return False
+    return _LETTER.search(line) is not None
+
+
+@register_detector
+class FirstLineDetector(LineDetector):
+    protocol = "generic"
+    fallback = True
+    max_bytes = 512
+
+    def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
+        return not any(b < 0x20 and b not in (0x09, 0x0d) or b >= 0x7f for b in partial)
+
+    def line(self, direction: Direction, lineno: int, line: bytes, ts_ns: int) -> list[Banner]:
+        self.stop(direction)
+        if not is_printable_line(line):
+            return []
+        software = parse_version(line.decode("ascii"))
+        # A number-less first word is a guess, not a product: keep only "name/1.2"-like.
+        if software is not None and software.major is None:
+            software = None
+        return [self.banner(role=direction, kind="first-line", raw=line, ts_ns=ts_ns,
+                            software=software)]

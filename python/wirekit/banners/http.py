@@ -1,0 +1,118 @@
+"""HTTP/1.x (and 0.9) request and response heads: who serves, who asks.
+
+Server side: the first response's ``Server``, ``X-Powered-By`` and ``Via`` header values
+(1xx interim responses are skipped: RFC 9110 15.2, a final response follows). Client side:
+the first request's ``User-Agent`` and ``Host`` (and Adobe's ``X-Flash-Version``, which
+Zeek's software framework reports as a browser plugin). Header names are matched
+case-insensitively (RFC 9110 5.1: "Field names are case-insensitive"), so lower-case
+headers are found as well. An HTTP/0.9 request (RFC 1945 4.1: ``GET SP Request-URI CRLF``,
+no version, no headers) yields no header banner, and its response has no head at all.
+Only the first request and response of a connection are read: enough for an inventory,
+and it keeps the stream short-lived.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .base import Banner, Direction, LineDetector, register_detector
+from .version import Software, parse_user_agent, parse_version
+
+__all__ = ["HTTPDetector"]
+
+# RFC 9110 9.1 method = token; real methods are upper-case letters (and '-' in a few
+# WebDAV/odd ones seen in the wild, e.g. "VERSION-CONTROL").
+_REQUEST = re.compile(rb"^([A-Z][A-Z_-]{1,19}) +(\S+)(?: +HTTP/(\d)\.(\d))?\s*$")
+_STATUS = re.compile(rb"^HTTP/(\d)\.(\d) +(\d{3})")
+_METHOD_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
+
+# header name (lower case) -> (kind, role of the sender is the side that sent the head)
+_SERVER_HEADERS = {b"server": "http-server", b"x-powered-by": "http-x-powered-by",
+                   b"via": "http-via"}
+_CLIENT_HEADERS = {b"user-agent": "http-user-agent", b"host": "http-host",
+                   b"x-flash-version": "http-x-flash-version"}
+
+
+def _via_software(value: str) -> Software | None:
+    # RFC 9110 7.6.3: Via = received-protocol received-by [comment]; the comment usually
+    # names the proxy software ("1.1 cache01 (squid/5.7)"), else nothing does.
+    m = re.search(r"\(([^()]+)\)", value)
+    return parse_version(m.group(1)) if m else None
+
+
+@register_detector
+class HTTPDetector(LineDetector):
+    protocol = "http"
+    max_bytes = 16384
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._in_head = {Direction.CLIENT: False, Direction.SERVER: False}
+        self._user_agent: str | None = None
+        self._interim = False  # the server head being read is a 1xx one
+
+    def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
+        if direction is Direction.SERVER:
+            n = min(len(partial), 5)
+            return partial[:n] == b"HTTP/"[:n]
+        for i, b in enumerate(partial[:21]):
+            if b == 0x20:
+                return i >= 2
+            if b not in _METHOD_CHARS:
+                return False
+        return len(partial) < 21
+
+    def line(self, direction: Direction, lineno: int, line: bytes, ts_ns: int) -> list[Banner]:
+        if not self._in_head[direction]:
+            return self._start_line(direction, line)
+        if not line:
+            self._end_head(direction)
+            return []
+        name, sep, value = line.partition(b":")
+        if not sep:
+            return []  # obs-fold or garbage inside the head: not a header we want
+        name = name.strip().lower()
+        table = _SERVER_HEADERS if direction is Direction.SERVER else _CLIENT_HEADERS
+        kind = table.get(name)
+        if kind is None:
+            return []
+        raw = value.strip(b" \t")
+        text = raw.decode("utf-8", "backslashreplace")
+        if kind == "http-user-agent":
+            software = parse_user_agent(text)
+            self._user_agent = text
+        elif kind == "http-via":
+            software = _via_software(text)
+        elif kind == "http-host":
+            software = None
+        elif kind == "http-x-flash-version":
+            # Zeek: AdobeAIR clients' Flash is "AdobeAIR-Flash", others' "Flash".
+            plugin = "AdobeAIR-Flash" if self._user_agent and "AdobeAIR" in self._user_agent \
+                else "Flash"
+            software = parse_version(f"{plugin}/{text}")
+        else:
+            software = parse_version(text)
+        return [self.banner(role=direction, kind=kind, raw=raw, ts_ns=ts_ns,
+                            software=software)]
+
+    def _start_line(self, direction: Direction, line: bytes) -> list[Banner]:
+        if direction is Direction.CLIENT:
+            m = _REQUEST.match(line)
+            if m is None or m.group(3) is None:
+                # Not HTTP, or HTTP/0.9 (no headers to read): nothing more here.
+                self.stop(direction)
+                return []
+        else:
+            m = _STATUS.match(line)
+            if m is None:
+                self.stop(direction)
+                return []
+        self._in_head[direction] = True
+        self._interim = direction is Direction.SERVER and m.group(3).startswith(b"1")
+        return []
+
+    def _end_head(self, direction: Direction) -> None:
+        self._in_head[direction] = False
+        if direction is Direction.SERVER and self._interim:
+            return  # a 1xx head: the final response's head follows
+        self.stop(direction)
