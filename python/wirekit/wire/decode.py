@@ -517,7 +517,8 @@ def _udp(d: Decoded, data, off: int, end: int) -> None:
     plen = in_ip - 8
     # RFC 768: the length covers header and data. 0 is what UDP GSO and jumbograms show
     # (RFC 2675 section 4): the IP length is trusted then.
-    if ulen != 0 and (ulen < 8 or ulen > in_ip):
+    # A first fragment carries the length of the whole datagram (more than it holds).
+    if ulen != 0 and (ulen < 8 or (ulen > in_ip and not d.ip.more_fragments)):
         d.add_anomaly(A.BAD_UDP_LEN)
     if 8 <= ulen and ulen - 8 < plen:
         plen = ulen - 8
