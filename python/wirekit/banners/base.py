@@ -139,6 +139,7 @@ class Detector:
 
     def __init__(self) -> None:
         self._wanted = {Direction.CLIENT: True, Direction.SERVER: True}
+        self._claimed = {Direction.CLIENT: False, Direction.SERVER: False}
 
     # -- what the engine calls -------------------------------------------------------
     def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
@@ -153,6 +154,11 @@ class Detector:
         """Whether more bytes of this direction could still produce a banner."""
         return self._wanted[direction]
 
+    def claims(self, direction: Direction) -> bool:
+        """Whether the detector recognised this direction as its protocol (even without a
+        banner: an FTP client's ``USER`` line); the engine then drops fallback banners."""
+        return self._claimed[direction]
+
     @property
     def done(self) -> bool:
         """True when the detector wants no more bytes in either direction."""
@@ -165,6 +171,11 @@ class Detector:
             self._wanted[Direction.CLIENT] = self._wanted[Direction.SERVER] = False
         else:
             self._wanted[direction] = False
+
+    def claim(self, direction: Direction | None = None) -> None:
+        """Mark one direction (or both when None) as recognised."""
+        for d in (Direction.CLIENT, Direction.SERVER) if direction is None else (direction,):
+            self._claimed[d] = True
 
     def banner(self, *, role: Direction, kind: str, raw: bytes, ts_ns: int,
                software: Software | None = None,

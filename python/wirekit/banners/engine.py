@@ -158,7 +158,7 @@ class BannerEngine:
         for side in _DIRS:
             if not st.pending[side]:
                 continue
-            if st.reported[side]:
+            if st.reported[side] or any(d.claims(side) for d in st.detectors if not d.fallback):
                 st.pending[side].clear()
             elif not any(d.wants(side) for d in st.detectors if not d.fallback):
                 out += st.pending[side]

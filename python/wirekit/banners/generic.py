@@ -1,5 +1,5 @@
-"""The fallback: the first line of a direction when it is printable text and no other
-detector reported anything for that direction of the stream (a banner nothing else knows:
+"""The fallback: the server's first line, when the server spoke first, the line is printable
+text and no other detector recognised that direction of the stream (a banner nothing else knows:
 a proprietary daemon, a custom greeting). The engine holds these banners until every other
 detector is done with the direction, and drops them when another one reported."""
 
@@ -34,6 +34,22 @@ class FirstLineDetector(LineDetector):
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
         return not any(b < 0x20 and b not in (0x09, 0x0d) or b >= 0x7f for b in partial)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._client_spoke = False
+
+    def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
+        # A banner is what a server says before being asked: once the client has spoken
+        # first, the server's first line is an answer, not a banner. Client first lines
+        # are requests, never reported by the fallback.
+        if direction is Direction.CLIENT:
+            self._client_spoke = True
+            self.stop(direction)
+            if self._lineno[Direction.SERVER] == 0 and not self._buf[Direction.SERVER]:
+                self.stop(Direction.SERVER)
+            return []
+        return super().feed(direction, data, ts_ns)
 
     def line(self, direction: Direction, lineno: int, line: bytes, ts_ns: int) -> list[Banner]:
         self.stop(direction)

@@ -22,8 +22,11 @@ __all__ = ["HTTPDetector"]
 
 # RFC 9110 9.1 method = token; real methods are upper-case letters (and '-' in a few
 # WebDAV/odd ones seen in the wild, e.g. "VERSION-CONTROL").
-_REQUEST = re.compile(rb"^([A-Z][A-Z_-]{1,19}) +(\S+)(?: +HTTP/(\d)\.(\d))?\s*$")
-_STATUS = re.compile(rb"^HTTP/(\d)\.(\d) +(\d{3})")
+# Request lines are matched leniently (Zeek and tshark both accept "GET / HTTP/1." or a
+# missing URI): a method, a space, then anything; "HTTP/" anywhere after it means a
+# versioned request with a header section.
+_REQUEST = re.compile(rb"^([A-Z][A-Z_-]{1,19}) (.*)$")
+_STATUS = re.compile(rb"^HTTP/(\d)\.(\d) +(\d{3})", re.I)
 _METHOD_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
 
 # header name (lower case) -> (kind, role of the sender is the side that sent the head)
@@ -54,7 +57,7 @@ class HTTPDetector(LineDetector):
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
         if direction is Direction.SERVER:
             n = min(len(partial), 5)
-            return partial[:n] == b"HTTP/"[:n]
+            return partial[:n].upper() == b"HTTP/"[:n]
         for i, b in enumerate(partial[:21]):
             if b == 0x20:
                 return i >= 2
@@ -98,17 +101,24 @@ class HTTPDetector(LineDetector):
     def _start_line(self, direction: Direction, line: bytes) -> list[Banner]:
         if direction is Direction.CLIENT:
             m = _REQUEST.match(line)
-            if m is None or m.group(3) is None:
-                # Not HTTP, or HTTP/0.9 (no headers to read): nothing more here.
+            if m is None:
                 self.stop(direction)
+                return []
+            self.claim(direction)
+            if b"HTTP/" not in m.group(2).upper():
+                # HTTP/0.9 (RFC 1945 4.1 Simple-Request): no headers, and the response is
+                # the bare entity body, so neither side has a head to read.
+                self.stop()
+                self.claim()
                 return []
         else:
             m = _STATUS.match(line)
             if m is None:
                 self.stop(direction)
                 return []
+            self.claim(direction)
+            self._interim = m.group(3).startswith(b"1")
         self._in_head[direction] = True
-        self._interim = direction is Direction.SERVER and m.group(3).startswith(b"1")
         return []
 
     def _end_head(self, direction: Direction) -> None:

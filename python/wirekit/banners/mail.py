@@ -78,6 +78,7 @@ class _Reply220Detector(LineDetector):
         return []
 
     def _greeting_banner(self, text: bytes, ts_ns: int) -> Banner:
+        self.claim()  # the peer of a recognised server speaks the same protocol
         software = find_product(text.decode("utf-8", "backslashreplace"))
         return self.banner(role=Direction.SERVER, kind=self.kind, raw=text, ts_ns=ts_ns,
                            software=software)
@@ -87,6 +88,7 @@ class _Reply220Detector(LineDetector):
         word = line.split(b" ", 1)[0].upper()
         if word in self.own_commands:
             self._client_verdict = True
+            self.claim(Direction.CLIENT)
         elif word in self.other_commands or not line:
             self._client_verdict = False
         else:
@@ -191,6 +193,7 @@ class _OneLineGreeting(LineDetector):
         self.stop(direction)
         for p in self.prefixes:
             if line.startswith(p):
+                self.claim()
                 text = line[len(p):]
                 software = find_product(text.decode("utf-8", "backslashreplace"))
                 return [self.banner(role=direction, kind=self.kind, raw=text, ts_ns=ts_ns,
