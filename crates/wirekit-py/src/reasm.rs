@@ -1,7 +1,274 @@
-//! Bindings for wirekit-reasm.
+//! Bindings for TCP reassembly (wirekit_reasm::pipeline): one call per batch of frames,
+//! returning the batch's events as a list of plain tuples (the Python layer turns them into
+//! frozen dataclasses).
 
+use crate::capture::{Batch, Packet};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use wirekit_reasm::pipeline::{Pipeline, PipelineConfig};
+use wirekit_reasm::policy::{Cidr, OverlapPolicy, PolicyTable};
+use wirekit_reasm::tcp::{CapPolicy, Delivery, EventKind};
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<TcpPipeline>()?;
     Ok(())
+}
+
+fn policy(s: &str) -> PyResult<OverlapPolicy> {
+    s.parse::<OverlapPolicy>().map_err(|e| PyValueError::new_err(format!("{e:?}")))
+}
+
+fn cap_policy(s: &str) -> PyResult<CapPolicy> {
+    match s {
+        "stop_collecting" => Ok(CapPolicy::StopCollecting),
+        "evict_oldest" => Ok(CapPolicy::EvictOldest),
+        "drop" => Ok(CapPolicy::Drop),
+        _ => Err(PyValueError::new_err(format!(
+            "unknown cap policy {s:?} (expected stop_collecting, evict_oldest or drop)"
+        ))),
+    }
+}
+
+fn cidr(s: &str) -> PyResult<Cidr> {
+    s.parse::<Cidr>().map_err(|e| PyValueError::new_err(format!("bad CIDR {s:?}: {e:?}")))
+}
+
+/// The frame -> events pipeline (decode, TCP reassembly, UDP/IP events). Private: use
+/// `wirekit.reasm.Reassembler`.
+#[pyclass(module = "wirekit._core", unsendable)]
+pub struct TcpPipeline {
+    p: Pipeline,
+}
+
+const KIND_CODES: [(EventKind, u8); 10] = [
+    (EventKind::Opened, 0),
+    (EventKind::Data, 1),
+    (EventKind::Gap, 2),
+    (EventKind::Closed, 3),
+    (EventKind::Reset, 4),
+    (EventKind::TimedOut, 5),
+    (EventKind::EndOfInput, 6),
+    (EventKind::Anomaly, 7),
+    (EventKind::Udp, 8),
+    (EventKind::Ip, 9),
+];
+
+fn kind_code(k: EventKind) -> u8 {
+    KIND_CODES.iter().find(|(e, _)| *e == k).map(|(_, c)| *c).unwrap_or(255)
+}
+
+impl TcpPipeline {
+    fn take_events<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let data = self.p.tcp.data();
+        for e in self.p.tcp.events() {
+            let alen = if e.key.ip_version == 6 { 16 } else { 4 };
+            let payload: PyObject = match e.kind {
+                EventKind::Data | EventKind::Udp | EventKind::Ip => {
+                    PyBytes::new(py, &data[e.data_start..e.data_start + e.len as usize]).into_any().unbind()
+                }
+                _ => py.None(),
+            };
+            let anomaly: PyObject = if e.anomaly.is_empty() {
+                py.None()
+            } else {
+                e.anomaly.into_pyobject(py)?.into_any().unbind()
+            };
+            let t = PyTuple::new(
+                py,
+                [
+                    kind_code(e.kind).into_pyobject(py)?.into_any().unbind(),
+                    e.conn_id.into_pyobject(py)?.into_any().unbind(),
+                    e.dir.into_pyobject(py)?.into_any().unbind(),
+                    e.offset.into_pyobject(py)?.into_any().unbind(),
+                    e.len.into_pyobject(py)?.into_any().unbind(),
+                    payload,
+                    e.ts_ns.into_pyobject(py)?.into_any().unbind(),
+                    e.flags.into_pyobject(py)?.into_any().unbind(),
+                    anomaly,
+                    e.key.ip_version.into_pyobject(py)?.into_any().unbind(),
+                    PyBytes::new(py, &e.key.client.addr[..alen]).into_any().unbind(),
+                    e.key.client.port.into_pyobject(py)?.into_any().unbind(),
+                    PyBytes::new(py, &e.key.server.addr[..alen]).into_any().unbind(),
+                    e.key.server.port.into_pyobject(py)?.into_any().unbind(),
+                ],
+            )?;
+            out.append(t)?;
+        }
+        self.p.tcp.clear_events();
+        Ok(out)
+    }
+}
+
+#[pymethods]
+impl TcpPipeline {
+    #[new]
+    #[pyo3(signature = (*, policy="first", policy_table=None, delivery="immediate", midstream=false,
+        collect_default=true, defer_collect=false, max_conns=1<<20, max_buffer_per_stream=16<<20,
+        max_buffer_total=1<<30, conn_cap_policy="evict_oldest", buffer_cap_policy="evict_oldest",
+        idle_timeout_ns=600_000_000_000, handshake_timeout_ns=60_000_000_000, verify_checksums=true,
+        checksum_drop=None, emit_udp=false, emit_ip=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        policy: &str,
+        policy_table: Option<Vec<(String, String)>>,
+        delivery: &str,
+        midstream: bool,
+        collect_default: bool,
+        defer_collect: bool,
+        max_conns: usize,
+        max_buffer_per_stream: usize,
+        max_buffer_total: usize,
+        conn_cap_policy: &str,
+        buffer_cap_policy: &str,
+        idle_timeout_ns: i64,
+        handshake_timeout_ns: i64,
+        verify_checksums: bool,
+        checksum_drop: Option<Vec<String>>,
+        emit_udp: bool,
+        emit_ip: bool,
+    ) -> PyResult<Self> {
+        let mut cfg = PipelineConfig::default();
+        let t = &mut cfg.tcp;
+        t.policy = self::policy(policy)?;
+        if let Some(entries) = policy_table {
+            let mut table = PolicyTable::new(t.policy);
+            for (c, p) in entries {
+                table.insert(cidr(&c)?, self::policy(&p)?).map_err(|e| PyValueError::new_err(format!("{e:?}")))?;
+            }
+            t.policy_table = Some(table);
+        }
+        t.delivery = match delivery {
+            "immediate" => Delivery::Immediate,
+            "on_ack" => Delivery::OnAck,
+            _ => return Err(PyValueError::new_err(format!("unknown delivery {delivery:?} (immediate, on_ack)"))),
+        };
+        t.midstream = midstream;
+        t.collect_default = collect_default;
+        t.defer_collect = defer_collect;
+        t.max_conns = max_conns.max(1);
+        t.max_buffer_per_stream = max_buffer_per_stream;
+        t.max_buffer_total = max_buffer_total;
+        t.conn_cap_policy = cap_policy(conn_cap_policy)?;
+        t.buffer_cap_policy = cap_policy(buffer_cap_policy)?;
+        t.idle_timeout_ns = idle_timeout_ns;
+        t.handshake_timeout_ns = handshake_timeout_ns;
+        cfg.verify_checksums = verify_checksums;
+        cfg.checksum_drop = checksum_drop.unwrap_or_default().iter().map(|s| cidr(s)).collect::<PyResult<_>>()?;
+        cfg.emit_udp = emit_udp;
+        cfg.emit_ip = emit_ip;
+        Ok(TcpPipeline { p: Pipeline::new(cfg) })
+    }
+
+    /// Feeds records `start..` of a capture batch. Returns (events, next_index): with
+    /// `defer_collect`, it stops right after a frame that opened a connection, so the caller
+    /// can decide `set_collect` before the connection's data flows on.
+    #[pyo3(signature = (batch, start=0))]
+    fn feed_batch<'py>(&mut self, py: Python<'py>, batch: &Bound<'py, Batch>, start: usize) -> PyResult<(Bound<'py, PyList>, usize)> {
+        let b = batch.get();
+        let buf = b.buf.bind(py).as_bytes();
+        let n = b.records.len();
+        let mut i = start;
+        while i < n {
+            let r = &b.records[i];
+            i += 1;
+            self.p.push_frame(r.ts_ns, r.linktype, b.record_data(buf, r), r.wire_len);
+            if self.p.tcp.needs_decision() {
+                break;
+            }
+        }
+        Ok((self.take_events(py)?, i))
+    }
+
+    /// Feeds a whole batch collecting data but returning only the number of events (the
+    /// engine's own cost, for benchmarks and byte counting).
+    fn feed_batch_count(&mut self, py: Python<'_>, batch: &Bound<'_, Batch>) -> usize {
+        let b = batch.get();
+        let buf = b.buf.bind(py).as_bytes();
+        let mut count = 0;
+        for r in &b.records {
+            self.p.push_frame(r.ts_ns, r.linktype, b.record_data(buf, r), r.wire_len);
+            count += self.p.tcp.events().len();
+            self.p.tcp.clear_events();
+        }
+        count
+    }
+
+    /// Feeds Packet objects `start..` (any packet source). Same return as `feed_batch`.
+    #[pyo3(signature = (packets, start=0))]
+    fn feed_packets<'py>(&mut self, py: Python<'py>, packets: &Bound<'py, PyAny>, start: usize) -> PyResult<(Bound<'py, PyList>, usize)> {
+        let seq = packets.downcast::<PyList>()?;
+        let n = seq.len();
+        let mut i = start;
+        while i < n {
+            let item = seq.get_item(i)?;
+            i += 1;
+            let p = item.downcast::<Packet>()?.get();
+            let data = p.data.bind(py).as_bytes();
+            self.p.push_frame(p.ts_ns, p.linktype, data, p.wire_len);
+            if self.p.tcp.needs_decision() {
+                break;
+            }
+        }
+        Ok((self.take_events(py)?, i))
+    }
+
+    /// Feeds one frame.
+    #[pyo3(signature = (data, ts_ns, linktype=1, wire_len=None))]
+    fn feed_frame<'py>(&mut self, py: Python<'py>, data: &[u8], ts_ns: i64, linktype: u32, wire_len: Option<u32>) -> PyResult<Bound<'py, PyList>> {
+        self.p.push_frame(ts_ns, linktype, data, wire_len.unwrap_or(data.len() as u32));
+        self.take_events(py)
+    }
+
+    fn set_collect<'py>(&mut self, py: Python<'py>, conn_id: u64, to_server: bool, to_client: bool, now_ns: i64) -> PyResult<Bound<'py, PyList>> {
+        self.p.tcp.set_collect(conn_id, to_server, to_client, now_ns);
+        self.take_events(py)
+    }
+
+    fn needs_decision(&self) -> bool {
+        self.p.tcp.needs_decision()
+    }
+
+    fn advance<'py>(&mut self, py: Python<'py>, now_ns: i64) -> PyResult<Bound<'py, PyList>> {
+        self.p.advance(now_ns);
+        self.take_events(py)
+    }
+
+    fn next_deadline(&self) -> Option<i64> {
+        self.p.next_deadline()
+    }
+
+    fn finish<'py>(&mut self, py: Python<'py>, now_ns: i64) -> PyResult<Bound<'py, PyList>> {
+        self.p.finish(now_ns);
+        self.take_events(py)
+    }
+
+    /// ((delivered, gap) to server, (delivered, gap) to client) of an open connection.
+    fn counts(&self, conn_id: u64) -> Option<((u64, u64), (u64, u64))> {
+        self.p.tcp.counts(conn_id).map(|[a, b]| (a, b))
+    }
+
+    /// (client next seq, server next seq) of an open connection (for `kill`).
+    fn next_seqs(&self, conn_id: u64) -> Option<(u32, u32)> {
+        self.p.tcp.kill_seqs(conn_id).map(|(_, a, b)| (a, b))
+    }
+
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let s = &self.p.tcp.stats;
+        d.set_item("frames", self.p.frames)?;
+        d.set_item("non_ip", self.p.non_ip)?;
+        d.set_item("checksum_dropped", self.p.checksum_dropped)?;
+        d.set_item("segments", s.segments)?;
+        d.set_item("conns_created", s.conns_created)?;
+        d.set_item("conns_in_table", self.p.tcp.conn_count())?;
+        d.set_item("bytes_delivered", s.bytes_delivered)?;
+        d.set_item("gap_bytes", s.gap_bytes)?;
+        d.set_item("anomalies", s.anomalies)?;
+        d.set_item("ignored_no_conn", s.ignored_no_conn)?;
+        d.set_item("retransmitted", s.retransmitted)?;
+        d.set_item("buffered_bytes", self.p.tcp.buffered_bytes())?;
+        Ok(d)
+    }
 }
