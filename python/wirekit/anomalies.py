@@ -27,4 +27,17 @@ IPV6_ROUTING0_HDR = "ipv6_routing0_hdr"        # deprecated type-0 routing heade
 MALFORMED_HEADER = "malformed_header"          # a header a registered decoder rejected (DecodeError)
 TS_FRACTION_INVALID = "ts_fraction_invalid"    # pcap fractional seconds out of range
 
+# Defragmentation (wirekit.reasm.defrag)
+OVERLAP_DIFFERENT_DATA = "overlap_different_data"        # overlapping fragments/segments with different bytes
+TINY_FIRST_FRAGMENT = "tiny_first_fragment"              # offset-0 fragment shorter than the L4 header (RFC 1858)
+OVERSIZED_DATAGRAM = "oversized_datagram"                # reassembly would exceed 65535 bytes; fragment dropped
+FRAGMENT_TIMEOUT = "fragment_timeout"                    # datagram expired incomplete
+FRAG_CAP_HIT = "frag_cap_hit"                            # a defrag cap (fragments/datagrams/bytes) was hit
+IPV6_ATOMIC_FRAGMENT = "ipv6_atomic_fragment"            # fragment header with offset 0, M=0 (RFC 6946)
+DUPLICATE_FRAGMENT = "duplicate_fragment"                # exact repeat of a held fragment
+FRAGMENT_BAD_LENGTH = "fragment_bad_length"              # empty, or non-last not a multiple of 8; dropped
+FRAGMENT_TRUNCATED = "fragment_truncated"                # captured bytes short of the IP length; dropped
+FRAGMENT_END_INCONSISTENT = "fragment_end_inconsistent"  # data past the datagram end, or two different ends
+FRAGMENT_WITH_DF = "fragment_with_df"                    # IPv4 fragment with DF set
+
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))
