@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from .base import Banner, Detector, Direction, register_detector
 
 __all__ = ["TLSDetector", "ClientHello", "ServerHello", "parse_client_hello",
-           "parse_server_hello", "is_grease", "ja3", "ja3s", "ja4", "ja4s"]
+           "parse_server_hello", "is_grease", "ja3", "ja3_string", "ja3s", "ja3s_string",
+           "ja4", "ja4_r", "ja4s"]
 
 CONTENT_HANDSHAKE = 22
 HANDSHAKE_CLIENT_HELLO = 1
