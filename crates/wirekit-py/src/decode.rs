@@ -123,6 +123,50 @@ impl DecodedSummary {
     }
 }
 
+/// Per-call cache of address bytes objects: a small open-addressing table keyed by the
+/// address bytes. Bounded: when full it stops caching (new objects are made instead).
+struct AddrInterner<'py> {
+    slots: Vec<Option<([u8; 16], u8, Bound<'py, PyBytes>)>>,
+    used: usize,
+}
+
+impl<'py> AddrInterner<'py> {
+    const SLOTS: usize = 1024;
+
+    fn new() -> Self {
+        AddrInterner { slots: vec![None; Self::SLOTS], used: 0 }
+    }
+
+    #[inline]
+    fn get(&mut self, py: Python<'py>, a: &[u8]) -> Bound<'py, PyBytes> {
+        let mut key = [0u8; 16];
+        key[..a.len()].copy_from_slice(a);
+        let len = a.len() as u8;
+        // FNV-1a over the address: cheap, and addresses are not attacker-chosen keys of a
+        // long-lived table (the table lives for one call and is capped).
+        let mut h: u32 = 0x811c9dc5;
+        for &b in a {
+            h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+        }
+        let mut i = (h as usize) & (Self::SLOTS - 1);
+        for _ in 0..8 {
+            match &self.slots[i] {
+                Some((k, l, obj)) if *l == len && *k == key => return obj.clone(),
+                Some(_) => i = (i + 1) & (Self::SLOTS - 1),
+                None => {
+                    let obj = PyBytes::new(py, a);
+                    if self.used < Self::SLOTS / 2 {
+                        self.slots[i] = Some((key, len, obj.clone()));
+                        self.used += 1;
+                    }
+                    return obj;
+                }
+            }
+        }
+        PyBytes::new(py, a)
+    }
+}
+
 static ARRAY: GILOnceCell<PyObject> = GILOnceCell::new();
 
 /// `array.array(typecode, bytes)` over the native-endian bytes of a column.
@@ -151,14 +195,25 @@ impl Batch {
     /// The 5-tuple of every packet: a list with (src, dst, src_port, dst_port, proto) or None
     /// (not IP). Addresses are bytes (4 or 16); ports are 0 when no L4 header was decoded
     /// (ICMP: type and code).
+    ///
+    /// Equal addresses within a batch share one bytes object (its hash is computed once), so
+    /// counting keys in a dict costs less.
     fn flow_keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let buf = self.buf.bind(py).as_bytes();
-        let out = PyList::empty(py);
+        let mut items: Vec<Bound<'py, PyAny>> = Vec::with_capacity(self.records.len());
+        let mut interner = AddrInterner::new();
         for r in &self.records {
             let s = decode_record(r, self.record_data(buf, r));
-            out.append(flow_key(py, &s)?)?;
+            if s.ip_version == 0 {
+                items.push(py.None().into_bound(py));
+                continue;
+            }
+            let n = s.addr_len();
+            let src = interner.get(py, &s.src[..n]);
+            let dst = interner.get(py, &s.dst[..n]);
+            items.push((src, dst, s.src_port, s.dst_port, s.proto).into_pyobject(py)?.into_any());
         }
-        Ok(out)
+        PyList::new(py, items)
     }
 
     /// Every decoded field as a column: a dict of name -> `array.array` (one value per
