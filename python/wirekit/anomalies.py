@@ -25,6 +25,7 @@ FRAG_TOO_LARGE = "frag_too_large"              # fragment offset + length beyond
 TOO_MANY_IPV6_EXT_HEADERS = "too_many_ipv6_ext_headers"  # chain longer than wire.ipv6.MAX_EXT_HEADERS
 IPV6_ROUTING0_HDR = "ipv6_routing0_hdr"        # deprecated type-0 routing header (RFC 5095)
 MALFORMED_HEADER = "malformed_header"          # a header a registered decoder rejected (DecodeError)
+BAD_IPV6_OPTION_LEN = "bad_ipv6_option_len"    # hop-by-hop/destination option overrunning its header
 TS_FRACTION_INVALID = "ts_fraction_invalid"    # pcap fractional seconds out of range
 
 # Defragmentation (wirekit.reasm.defrag)

@@ -45,7 +45,7 @@ from .icmp import ICMPHeader
 from .icmpv6 import ICMPv6Header
 from .ipv4 import IPv4Header
 from .ipproto import IPProto
-from .ipv6 import IPv6Header, IPv6Routing, walk_ext_headers
+from .ipv6 import IPv6Fragment, IPv6Header, IPv6Options, IPv6Routing, walk_ext_headers
 from .linklayer import AF_TO_ETHERTYPE, NullHeader, SLL2Header, SLLHeader
 from .tcp import TCPHeader, flags_str
 from .udp import UDPHeader
@@ -141,7 +141,8 @@ class Decoded:
         ip = self.ip
         if ip is not None:
             if ip.version == 4:
-                length = ip.total_len
+                # A TSO length of 0 is reported as the frame gives it (as tshark does).
+                length = ip.total_len or d_ip_len(self)
             else:
                 length = 40 + ip.payload_len
             out["ip"] = {"version": ip.version, "src": ip.src, "dst": ip.dst,
@@ -183,6 +184,11 @@ class Decoded:
         if "_anoms" not in self.__dict__:
             return f"<Decoded linktype={self.linktype} caplen={len(self.data)} (not parsed)>"
         return f"<Decoded {self.summary_line()}>"
+
+
+def d_ip_len(d: Decoded) -> int:
+    """The IP datagram length as trusted by the decoder (see the module docstring)."""
+    return d.__dict__["_ip_end"] - d.__dict__["_ip_off"]
 
 
 def decode_packet(pkt) -> Decoded:
@@ -259,7 +265,17 @@ def _link_ethernet(d: Decoded, data) -> None:
         return
     eth = EthernetHeader.parse(data, 0)
     d.link = d.eth = eth
-    dispatch_ethertype(d, data, 14, eth.type)
+    if eth.type > 1500:
+        dispatch_ethertype(d, data, 14, eth.type)
+        return
+    # IEEE 802.3: `type` is a length. RFC 1042: IP rides in LLC (DSAP/SSAP 0xAA, control 3)
+    # plus a SNAP header whose OUI 0 means "an EtherType follows".
+    end = min(len(data), 14 + eth.type)
+    if end - 14 >= 8 and data[14] == 0xAA and data[15] == 0xAA and data[16] == 3 \
+            and data[17] == data[18] == data[19] == 0:
+        dispatch_ethertype(d, data, 22, (data[20] << 8) | data[21])
+        return
+    _unknown(d, "llc", eth.type, 14)
 
 
 def _link_raw(d: Decoded, data) -> None:
@@ -432,10 +448,18 @@ def _ipv6(d: Decoded, data, off: int) -> None:
             return
         frag = None
         for e in exts:
-            if e.__class__ is IPv6Routing and e.routing_type == 0:
+            cls = e.__class__
+            if cls is IPv6Routing and e.routing_type == 0:
                 # RFC 5095 deprecates type 0 (amplification attacks); Zeek: routing0_hdr.
                 d.add_anomaly(A.IPV6_ROUTING0_HDR)
-            elif e.proto == 44:
+            elif cls is IPv6Options:
+                # The header's own length is sound, so the walk goes on past it; an option
+                # overrunning it is only worth a note (Zeek: bad_ipv6_*_opt_len).
+                try:
+                    e.options()
+                except DecodeError:
+                    d.add_anomaly(A.BAD_IPV6_OPTION_LEN)
+            elif cls is IPv6Fragment:
                 frag = e
         if frag is not None:
             if (frag.more_fragments or frag.frag_offset) and \
