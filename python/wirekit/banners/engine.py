@@ -112,6 +112,7 @@ class BannerEngine:
                 got += det.finish(direction, ts_ns)
                 det.stop(direction)
             self._take(st, det, got, out)
+        self._exclusive(st)
         self._settle(st, direction, out)
         if not (st.wants(Direction.CLIENT) or st.wants(Direction.SERVER)):
             self.counters["streams_done"] += 1
@@ -150,6 +151,19 @@ class BannerEngine:
             else:
                 st.reported[b.role] = True
                 out.append(b)
+
+    @staticmethod
+    def _exclusive(st: _Stream) -> None:
+        # Once a detector recognises a direction as its protocol, the others stop reading
+        # it: one protocol per direction, and the stream is released as soon as the
+        # recognising detector is done. (The other direction stays open to all: an HTTP
+        # request may be answered by an SSH server.)
+        for side in _DIRS:
+            owners = [d for d in st.detectors if not d.fallback and d.claims(side)]
+            if owners:
+                for d in st.detectors:
+                    if d not in owners and d.wants(side):
+                        d.stop(side)
 
     @staticmethod
     def _settle(st: _Stream, direction: Direction, out: list[Banner]) -> None:
