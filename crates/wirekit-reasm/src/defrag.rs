@@ -14,8 +14,8 @@
 //!   anomaly event says why.
 //! * [`Outcome::Completed`]: this fragment completed a datagram. The [`Reassembled`] frame
 //!   is a whole packet as if it had come unfragmented: the link-layer header and IP header
-//!   of the offset-0 fragment, then the payload. IPv4: total length fixed, MF and offset
-//!   cleared (DF and the reserved bit kept), header checksum recomputed. IPv6: the
+//!   of the offset-0 fragment, then the payload. IPv4: total length fixed, flags and
+//!   offset cleared, header checksum recomputed. IPv6: the
 //!   unfragmentable part of the offset-0 fragment (RFC 8200 section 4.5), the Fragment
 //!   header removed, the preceding Next Header set to the fragment header's Next Header,
 //!   Payload Length fixed. Feed it to `decode()` again and on to TCP/UDP.
@@ -151,8 +151,9 @@ pub enum DefragAnomaly {
     Ipv6AtomicFragment,
     /// A fragment repeating exactly the range and bytes of one already held.
     DuplicateFragment,
-    /// A non-last fragment whose length is not a multiple of 8 (RFC 8200 section 4.5:
-    /// "must be discarded"; RFC 791 requires it too), or an empty fragment; dropped.
+    /// A non-last fragment whose length is not a multiple of 8, or an empty fragment.
+    /// IPv6: dropped (RFC 8200 section 4.5: "must be discarded"); IPv4: the tail past the
+    /// last 8-byte boundary is cut off, as Linux does, and the rest kept.
     FragmentBadLength,
     /// Fewer bytes captured than the IP length claims (snaplen); fragment dropped.
     FragmentTruncated,
@@ -327,6 +328,8 @@ struct Datagram {
 
 /// Parsed fragment facts, independent of the IP version.
 struct Frag<'a> {
+    /// IPv4: the payload was cut to a multiple of 8 bytes (fragment_bad_length raised).
+    trimmed: bool,
     key: DatagramKey,
     offset: u32,
     more: bool,
@@ -438,6 +441,16 @@ impl Defragmenter {
                     self.event(
                         now_ns,
                         DefragAnomaly::FragmentWithDf,
+                        None,
+                        frag.key,
+                        frag.offset,
+                        frag.payload.len() as u32,
+                    );
+                }
+                if frag.trimmed {
+                    self.event(
+                        now_ns,
+                        DefragAnomaly::FragmentBadLength,
                         None,
                         frag.key,
                         frag.offset,
@@ -742,8 +755,9 @@ impl Defragmenter {
             let ihl = (frame[l3] & 0x0f) as usize * 4;
             let total = (ihl as u32 + end) as u16;
             frame[l3 + 2..l3 + 4].copy_from_slice(&total.to_be_bytes());
-            // Keep the reserved bit and DF; clear MF and the offset.
-            frame[l3 + 6] &= 0xc0;
+            // A whole datagram: no flags, offset 0 (DF on a fragment is meaningless and
+            // flagged as fragment_with_df; PcapPlusPlus and Linux also clear it).
+            frame[l3 + 6] = 0;
             frame[l3 + 7] = 0;
             frame[l3 + 10] = 0;
             frame[l3 + 11] = 0;
@@ -823,11 +837,20 @@ fn parse<'a>(data: &'a [u8], s: &Summary) -> Parsed<'a> {
         if data.len() < l3 + total {
             return Parsed::Bad(key, DefragAnomaly::FragmentTruncated, offset, (total - ihl) as u32);
         }
-        let payload = &data[l3 + ihl..l3 + total];
-        if payload.is_empty() || (more && payload.len() % 8 != 0) {
-            return Parsed::Bad(key, DefragAnomaly::FragmentBadLength, offset, payload.len() as u32);
+        let mut payload = &data[l3 + ihl..l3 + total];
+        // A non-last fragment must end on an 8-byte boundary (RFC 791: "the fragmentation
+        // must occur on 8 octet boundaries"). Linux trims the tail rather than dropping the
+        // fragment; do the same, and flag it.
+        let mut trimmed = false;
+        if more && payload.len() % 8 != 0 {
+            payload = &payload[..payload.len() & !7];
+            trimmed = true;
+        }
+        if payload.is_empty() {
+            return Parsed::Bad(key, DefragAnomaly::FragmentBadLength, offset, 0);
         }
         Parsed::Frag(Frag {
+            trimmed,
             key,
             offset,
             more,
@@ -888,6 +911,7 @@ fn parse<'a>(data: &'a [u8], s: &Summary) -> Parsed<'a> {
             return Parsed::Bad(key, DefragAnomaly::FragmentBadLength, offset, payload.len() as u32);
         }
         Parsed::Frag(Frag {
+            trimmed: false,
             key,
             offset,
             more,
@@ -1075,9 +1099,20 @@ mod tests {
     fn oversized_and_bad_length_dropped() {
         let mut d = with_policy(OverlapPolicy::Bsd);
         assert_eq!(push(&mut d, 1, &v4(1, 65528, false, b'a', 16)), Outcome::Dropped);
-        assert_eq!(push(&mut d, 1, &v4(2, 0, true, b'a', 12)), Outcome::Dropped);
+        assert_eq!(push(&mut d, 1, &v6(2, 0, true, b'a', 12)), Outcome::Dropped);
+        // IPv4: trimmed to 8 bytes and kept.
+        assert_eq!(push(&mut d, 1, &v4(3, 0, true, b'a', 12)), Outcome::Held);
         let codes: Vec<_> = d.take_events().iter().map(|e| e.anomaly).collect();
-        assert_eq!(codes, vec![DefragAnomaly::OversizedDatagram, DefragAnomaly::FragmentBadLength]);
+        assert_eq!(
+            codes,
+            vec![
+                DefragAnomaly::OversizedDatagram,
+                DefragAnomaly::FragmentBadLength,
+                DefragAnomaly::FragmentBadLength
+            ]
+        );
+        let Outcome::Completed(r) = push(&mut d, 2, &v4(3, 8, false, b'b', 2)) else { panic!() };
+        assert_eq!(&r.frame[20..], b"aaaaaaaabb");
     }
 
     #[test]
