@@ -163,7 +163,18 @@ class _Runner:
                 old[sig] = signal.signal(sig, h)
             progress = common.Progress(source)
             packets = 0
+            if live:
+                for e in self.exporters:
+                    e.clock.start(time.time_ns())
             for batch in common.filtered_batches(source, program):
+                if not len(batch):
+                    continue
+                if packets == 0 and not live:
+                    # A replay's exporter boots at the first packet: every export time is on
+                    # the capture's clock.
+                    first = batch.ts_ns()[0] if hasattr(batch, "ts_ns") else batch.packets()[0].ts_ns
+                    for e in self.exporters:
+                        e.clock.start(first)
                 recs = meter.feed_batch(batch)
                 packets += len(batch)
                 if live:

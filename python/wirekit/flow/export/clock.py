@@ -1,0 +1,43 @@
+"""Export clock: sysUptime and record times, consistent by construction.
+
+NetFlow v1/v5/v9 carry record times as milliseconds of the exporter's sysUptime, and the
+header carries (sysUptime, unix_secs, unix_nsecs) of the export so a collector computes
+absolute time = unix time - sysUptime + record time (RFC 3954 section 5.1). Rules here:
+
+* The exporter's boot (`start_ns`) is the first packet's time for a pcap replay (so every
+  time is on the capture's clock) or the process start for a live capture, rounded down to a
+  millisecond so that the collector's reconstruction gives back each record's millisecond.
+* The export time is never earlier than the last packet of the records it carries, and record
+  times are never before boot: no negative uptimes, no negative durations.
+* sysUptime wraps at 2**32 ms (49.7 days), as a router's does.
+"""
+
+from __future__ import annotations
+
+MS = 1_000_000
+
+
+class ExportClock:
+    def __init__(self, start_ns: int | None = None):
+        self.start_ns = None if start_ns is None else (start_ns // MS) * MS
+
+    def start(self, ns: int) -> None:
+        """Sets the boot time once (first packet, or process start)."""
+        if self.start_ns is None:
+            self.start_ns = (ns // MS) * MS
+
+    def export_ns(self, records, now_ns: int | None) -> int:
+        last = max((r.flow_last_ns for r in records), default=None)
+        first = min((r.flow_first_ns for r in records), default=None)
+        if self.start_ns is None:
+            self.start((now_ns if now_ns is not None else first) if first is None else first)
+        now = now_ns if now_ns is not None else last
+        if now is None:
+            now = self.start_ns
+        if last is not None and now < last:
+            now = last
+        return max(now, self.start_ns)
+
+    def uptime_ms(self, ns: int) -> int:
+        """sysUptime (ms, 32 bits) at time `ns`; times before boot count as boot."""
+        return (max(ns - self.start_ns, 0) // MS) & 0xFFFFFFFF

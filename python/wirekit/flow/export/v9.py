@@ -1,0 +1,261 @@
+"""NetFlow v9 (RFC 3954) and IPFIX (RFC 7011) encoders: templates, then data.
+
+Templates (256 = IPv4, 257 = IPv6, 258 = sampling options) go out in the first datagram and
+again every `template_refresh_packets` datagrams and every `template_refresh_s` seconds of
+export time: over UDP a collector that restarts learns them again (RFC 7011 section 8.4:
+"the Exporting Process MUST [re]send ... Templates periodically" on UDP).
+
+Data sets are padded to a multiple of 4 bytes with zero octets (RFC 3954 section 5.3 and
+RFC 7011 section 3.3.1: padding "MUST be shorter than any allowable record").
+
+Sequence numbers: v9 counts export packets of the source id (RFC 3954 section 5.1: "Incremental
+sequence counter of all Export Packets sent from the current Observation Domain"); IPFIX counts
+the data records sent before this message in the observation domain (RFC 7011 section 3.1).
+
+Biflows: IPFIX uses the RFC 5103 reverse elements (enterprise bit, PEN 29305); v9 has no
+reverse elements and carries the reverse direction in OUT_PKTS/OUT_BYTES (23/24), as Cisco's
+bidirectional exporters do.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..ies import PEN_REVERSE
+from .clock import ExportClock
+
+__all__ = ["V9Encoder", "IPFIXEncoder", "TEMPLATE_IPV4", "TEMPLATE_IPV6", "TEMPLATE_SAMPLING"]
+
+TEMPLATE_IPV4 = 256
+TEMPLATE_IPV6 = 257
+TEMPLATE_SAMPLING = 258
+
+#: Datagram payload budget: below the IPv6 minimum MTU path, so no export is ever fragmented.
+MAX_DATAGRAM = 1200
+
+U32 = 0xFFFFFFFF
+
+
+def _fields(ip_version: int, *, biflow: bool, ipfix: bool):
+    """(ie_id, length, enterprise) of the data template, in record order."""
+    a = [(8, 4), (12, 4)] if ip_version == 4 else [(27, 16), (28, 16)]
+    f = a + [(7, 2), (11, 2), (4, 1), (5, 1), (6, 1), (2, 8), (1, 8)]
+    if ipfix:
+        f += [(152, 8), (153, 8)]  # flowStart/EndMilliseconds: absolute, no uptime arithmetic
+    else:
+        f += [(22, 4), (21, 4)]    # FIRST_SWITCHED / LAST_SWITCHED: sysUptime ms
+    f += [(10, 4), (58, 2), (52, 1), (53, 1), (60, 1)]
+    if ipfix:
+        f += [(136, 1)]
+    out = [(i, n, 0) for i, n in f]
+    if biflow:
+        if ipfix:
+            out += [(2, 8, PEN_REVERSE), (1, 8, PEN_REVERSE), (152, 8, PEN_REVERSE),
+                    (153, 8, PEN_REVERSE), (6, 1, PEN_REVERSE), (5, 1, PEN_REVERSE)]
+        else:
+            out += [(24, 8, 0), (23, 8, 0)]
+    return out
+
+
+def _struct_for(fields) -> struct.Struct:
+    codes = {1: "B", 2: "H", 4: "I", 8: "Q"}
+    fmt = "!" + "".join("4s" if (i in (8, 12) and n == 4) else "16s" if n == 16 else codes[n]
+                        for i, n, _ in fields)
+    return struct.Struct(fmt)
+
+
+class _TemplateEncoder:
+    ipfix = False
+    set_header = struct.Struct("!HH")
+
+    def __init__(self, *, start_ns: int | None = None, source_id: int = 0, sampling_interval: int = 1,
+                 template_refresh_packets: int = 20, template_refresh_s: float = 60.0,
+                 bidirectional: bool = False, max_datagram: int = MAX_DATAGRAM):
+        self.clock = ExportClock(start_ns)
+        self.source_id = source_id
+        self.sampling_interval = sampling_interval
+        self.refresh_packets = max(1, template_refresh_packets)
+        self.refresh_ns = int(template_refresh_s * 1e9)
+        self.biflow = bidirectional
+        self.max_datagram = max_datagram
+        self.fields = {v: _fields(v, biflow=bidirectional, ipfix=self.ipfix) for v in (4, 6)}
+        self.structs = {v: _struct_for(f) for v, f in self.fields.items()}
+        self.packets_sent = 0
+        self.records_sent = 0
+        self._since_templates = None  # datagrams since the last template send
+        self._templates_at_ns = None
+
+    # -- template bytes ------------------------------------------------------------------
+    def _field_specs(self, fields) -> bytes:
+        b = bytearray()
+        for i, n, pen in fields:
+            if pen:
+                if not self.ipfix:
+                    raise ValueError("enterprise elements need IPFIX")
+                b += struct.pack("!HHI", i | 0x8000, n, pen)
+            else:
+                b += struct.pack("!HH", i, n)
+        return bytes(b)
+
+    def _template_records(self) -> list[bytes]:
+        recs = []
+        for tid, v in ((TEMPLATE_IPV4, 4), (TEMPLATE_IPV6, 6)):
+            f = self.fields[v]
+            recs.append(struct.pack("!HH", tid, len(f)) + self._field_specs(f))
+        return recs
+
+    def _template_due(self, export_ns: int) -> bool:
+        if self._since_templates is None or self._since_templates >= self.refresh_packets:
+            return True
+        return self.refresh_ns > 0 and export_ns - self._templates_at_ns >= self.refresh_ns
+
+    def _pad(self, body: bytes) -> bytes:
+        return body + b"\0" * (-len(body) % 4)
+
+    def _record(self, r) -> bytes:
+        v = r.ip_version
+        st = self.structs[v]
+        c = self.clock
+        first = r.flow_first_ns if self.biflow else r.first_ns
+        last = r.flow_last_ns if self.biflow else r.last_ns
+        if self.ipfix:
+            times = (first // 1_000_000, last // 1_000_000)
+        else:
+            times = (c.uptime_ms(first), c.uptime_ms(last))
+        vals = [r.src_bytes, r.dst_bytes, r.src_port, r.dst_port, r.proto, r.tos, r.tcp_flags & 0xFF,
+                r.packets, r.bytes, *times, r.ifindex & U32, r.vlan & 0xFFF, r.ttl_min, r.ttl_max, v]
+        if self.ipfix:
+            vals.append(int(r.end_reason) & 0xFF)
+        if self.biflow:
+            if self.ipfix:
+                rf = r.rev_first_ns // 1_000_000 if r.rev_packets else 0
+                rl = r.rev_last_ns // 1_000_000 if r.rev_packets else 0
+                vals += [r.rev_packets, r.rev_bytes, rf, rl, r.rev_tcp_flags & 0xFF, r.rev_tos]
+            else:
+                vals += [r.rev_packets, r.rev_bytes]
+        return st.pack(*vals)
+
+    def _export_time(self, ns: int) -> int:
+        return ns
+
+    # -- message assembly ----------------------------------------------------------------
+    def encode(self, records, now_ns: int | None = None) -> list[bytes]:
+        """Export messages for `records` (templates first when due)."""
+        if not records:
+            return []
+        export_ns = self._export_time(self.clock.export_ns(records, now_ns))
+        by_tid: dict[int, list[bytes]] = {TEMPLATE_IPV4: [], TEMPLATE_IPV6: []}
+        for r in records:
+            by_tid[TEMPLATE_IPV4 if r.ip_version == 4 else TEMPLATE_IPV6].append(self._record(r))
+        out = []
+        budget = self.max_datagram - self.header_len
+        sets: list[bytes] = []
+        nrec = 0
+        ndata = 0
+        used = 0
+
+        def close():
+            nonlocal sets, nrec, ndata, used
+            if sets:
+                out.append(self._message(sets, nrec, ndata, export_ns))
+                self.records_sent += ndata
+            sets, nrec, ndata, used = [], 0, 0, 0
+
+        if self._template_due(export_ns):
+            tsets = self._template_sets()
+            for s, n, is_data in tsets:
+                sets.append(s)
+                nrec += n
+                ndata += n if is_data else 0
+                used += len(s)
+            self._since_templates = 0
+            self._templates_at_ns = export_ns
+        for tid, rows in by_tid.items():
+            i = 0
+            while i < len(rows):
+                room = budget - used - 4
+                rec_len = len(rows[i])
+                n = max(0, min(len(rows) - i, room // rec_len))
+                if n == 0:
+                    close()
+                    continue
+                body = self._pad(b"".join(rows[i:i + n]))
+                sets.append(self.set_header.pack(tid, 4 + len(body)) + body)
+                used += 4 + len(body)
+                nrec += n
+                ndata += n
+                i += n
+        close()
+        return out
+
+
+class V9Encoder(_TemplateEncoder):
+    """NetFlow v9: header (version, count, sysUptime, unix_secs, sequence, source id)."""
+
+    version = 9
+    header = struct.Struct("!HHIIII")
+    header_len = 20
+
+    def _export_time(self, ns: int) -> int:
+        # The v9 header has whole unix seconds only, and a collector computes a record's time
+        # as unix_secs*1000 - sysUptime + FIRST_SWITCHED. Exporting at a whole second (the
+        # next one, so never before the records' last packet) makes that exact to the ms.
+        return -(-ns // 1_000_000_000) * 1_000_000_000
+
+    def _template_sets(self):
+        recs = self._template_records()
+        out = [(self._flowset(0, b"".join(recs)), len(recs), False)]
+        if self.sampling_interval > 1:
+            # Options template: scope System (1) of 4 bytes; SAMPLING_INTERVAL, SAMPLING_ALGORITHM.
+            opt = struct.pack("!HHHHHHHHH", TEMPLATE_SAMPLING, 4, 8, 1, 4, 34, 4, 35, 1)
+            out.append((self._flowset(1, opt), 1, False))
+            data = struct.pack("!IIB", self.source_id & U32, self.sampling_interval, 1)
+            out.append((self._flowset(TEMPLATE_SAMPLING, data), 1, True))
+        return out
+
+    def _flowset(self, fid: int, body: bytes) -> bytes:
+        body = self._pad(body)
+        return struct.pack("!HH", fid, 4 + len(body)) + body
+
+    def _message(self, sets, nrec, ndata, export_ns) -> bytes:
+        secs = export_ns // 1_000_000_000
+        h = self.header.pack(9, nrec, self.clock.uptime_ms(export_ns), secs & U32,
+                             self.packets_sent & U32, self.source_id & U32)
+        self.packets_sent += 1
+        if self._since_templates is not None:
+            self._since_templates += 1
+        return h + b"".join(sets)
+
+
+class IPFIXEncoder(_TemplateEncoder):
+    """IPFIX: header (version 10, length, export time, sequence, observation domain)."""
+
+    version = 10
+    ipfix = True
+    header = struct.Struct("!HHIII")
+    header_len = 16
+
+    def _template_sets(self):
+        recs = self._template_records()
+        out = [(self._set(2, b"".join(recs)), len(recs), False)]
+        if self.sampling_interval > 1:
+            # Options template (RFC 7011 3.4.2.2): scope observationDomainId (149);
+            # samplingPacketInterval (305), samplingPacketSpace (306) (RFC 7012 / PSAMP).
+            opt = struct.pack("!HHHHHHHHH", TEMPLATE_SAMPLING, 3, 1, 149, 4, 305, 4, 306, 4)
+            out.append((self._set(3, opt), 1, False))
+            data = struct.pack("!III", self.source_id & U32, 1, self.sampling_interval - 1)
+            out.append((self._set(TEMPLATE_SAMPLING, data), 1, True))
+        return out
+
+    def _set(self, sid: int, body: bytes) -> bytes:
+        body = self._pad(body)
+        return struct.pack("!HH", sid, 4 + len(body)) + body
+
+    def _message(self, sets, nrec, ndata, export_ns) -> bytes:
+        body = b"".join(sets)
+        h = self.header.pack(10, 16 + len(body), (export_ns // 1_000_000_000) & U32,
+                             self.records_sent & U32, self.source_id & U32)
+        self.packets_sent += 1
+        if self._since_templates is not None:
+            self._since_templates += 1
+        return h + body
