@@ -11,7 +11,6 @@ import pytest
 
 from wirekit.banners import Direction
 
-from .conftest import banners_simple
 
 pytestmark = pytest.mark.corpus
 
@@ -84,11 +83,13 @@ def _tshark_expected(corpus: Path):
         yield r, KINDS[r["kind"]], value
 
 
-def test_every_tshark_banner_is_found(corpus):
+def test_every_tshark_banner_is_found(corpus, banners_of):
     missing = []
     n = 0
     for r, kind, value in _tshark_expected(corpus):
-        banners = banners_simple(str(corpus / r["file"]))
+        banners = banners_of((corpus / r["file"]))
+        if banners is None:
+            continue
         n += 1
         if value not in _found(banners, r["src"], r["sport"], kind):
             missing.append((r["file"], r["frame"], r["kind"], value))
@@ -96,13 +97,15 @@ def test_every_tshark_banner_is_found(corpus):
     assert missing == []
 
 
-def test_every_zeek_ssh_identification_is_found(corpus):
+def test_every_zeek_ssh_identification_is_found(corpus, banners_of):
     logs = sorted((corpus / "banners").glob("*.ssh.log"))
     assert len(logs) >= 4
     n = 0
     for log in logs:
         pcap = corpus / "banners" / (log.name.split(".zeek.")[0] + ".pcap")
-        banners = banners_simple(str(pcap))
+        banners = banners_of((pcap))
+        if banners is None:
+            continue
         for row in _zeek_rows(log):
             for side, addr, port in (("client", row["id.orig_h"], row["id.orig_p"]),
                                      ("server", row["id.resp_h"], row["id.resp_p"])):
@@ -113,12 +116,12 @@ def test_every_zeek_ssh_identification_is_found(corpus):
                 assert row[side] in got, (log.name, side, addr, port)
                 assert all(b.role is Direction(side) for b in banners
                            if b.addr == addr and b.port == int(port) and b.kind == "ssh-ident")
-    assert n >= 60
+    assert n >= (60 if banners_of.pipeline == "simple" else 40)
 
 
-def test_zeek_software_log_entries(corpus):
+def test_zeek_software_log_entries(corpus, banners_of):
     log = corpus / "banners" / "flash-version.zeek.scripts.policy.protocols.http.flash-version.software.log"
-    banners = banners_simple(str(corpus / "banners" / "flash-version.pcap"))
+    banners = banners_of((corpus / "banners" / "flash-version.pcap"))
     kinds = {"HTTP::BROWSER": "http-user-agent", "HTTP::BROWSER_PLUGIN": "http-x-flash-version",
              "HTTP::SERVER": "http-server"}
     rows = _zeek_rows(log)
@@ -139,10 +142,12 @@ def test_zeek_software_log_entries(corpus):
         assert cands[0].text == row["unparsed_version"] or row["software_type"] == "HTTP::BROWSER_PLUGIN"
 
 
-def test_zeek_smtp_helo_and_user_agent(corpus):
+def test_zeek_smtp_helo_and_user_agent(corpus, banners_of):
     for name in ("smtp", "smtp-one-side-only"):
         log = next((corpus / "banners").glob(f"{name}.zeek.*.smtp.log"))
-        banners = banners_simple(str(corpus / "banners" / f"{name}.pcap"))
+        banners = banners_of((corpus / "banners" / f"{name}.pcap"))
+        if banners is None:
+            continue
         for row in _zeek_rows(log):
             addr, port = row["id.orig_h"], int(row["id.orig_p"])
             assert row["helo"] in _found(banners, addr, port, "smtp-ehlo")
@@ -150,8 +155,8 @@ def test_zeek_smtp_helo_and_user_agent(corpus):
                 assert row["user_agent"] in _found(banners, addr, port, "smtp-user-agent")
 
 
-def test_multiline_ftp_greeting_is_one_banner(corpus):
-    banners = banners_simple(str(corpus / "banners" / "ipv6-multiline-reply.pcap"))
+def test_multiline_ftp_greeting_is_one_banner(corpus, banners_of):
+    banners = banners_of((corpus / "banners" / "ipv6-multiline-reply.pcap"))
     ftp = [b for b in banners if b.kind == "ftp-220"]
     assert len(ftp) == 1
     lines = ftp[0].text.split("\n")
@@ -163,11 +168,11 @@ def test_multiline_ftp_greeting_is_one_banner(corpus):
     assert [b.kind for b in banners] == ["ftp-220"]
 
 
-def test_pre_banner_lines_and_ssh_on_port_80(corpus):
-    b = banners_simple(str(corpus / "banners" / "server-pre-banner-data.pcap"))
+def test_pre_banner_lines_and_ssh_on_port_80(corpus, banners_of):
+    b = banners_of((corpus / "banners" / "server-pre-banner-data.pcap"))
     assert sorted((x.role.value, x.text) for x in b) == [
         ("client", "SSH-2.0-OpenSSH_9.7"), ("server", "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u5")]
-    b = banners_simple(str(corpus / "banners" / "ssh-on-port-80.pcap"))
+    b = banners_of((corpus / "banners" / "ssh-on-port-80.pcap"))
     server = [x for x in b if x.role is Direction.SERVER]
     assert [(x.protocol, x.port, x.text) for x in server] == [
         ("ssh", 80, "SSH-2.0-OpenSSH_5.8p1 Debian-1ubuntu3")]
@@ -176,8 +181,8 @@ def test_pre_banner_lines_and_ssh_on_port_80(corpus):
     assert not any(x.protocol == "http" for x in b)
 
 
-def test_ssh_1_99_and_1_5(corpus):
-    b = banners_simple(str(corpus / "banners" / "ssh.pcap"))
+def test_ssh_1_99_and_1_5(corpus, banners_of):
+    b = banners_of((corpus / "banners" / "ssh.pcap"))
     texts = {x.text for x in b}
     assert "SSH-1.99-OpenSSH_6.6.1p1 Ubuntu-2ubuntu2" in texts
     assert "SSH-1.5-OpenSSH_6.2" in texts
@@ -186,7 +191,20 @@ def test_ssh_1_99_and_1_5(corpus):
     assert (x.software.name, x.software.version, x.software.addl) == ("OpenSSH", "6.6.1", "p1")
 
 
-def test_mysql_version(corpus):
-    b = banners_simple(str(corpus / "banners" / "mysql.pcap"))
+def test_mysql_version(corpus, banners_of):
+    b = banners_of((corpus / "banners" / "mysql.pcap"))
     assert [(x.kind, x.text, x.software.name, x.software.version) for x in b] == [
         ("mysql-version", "5.0.54", "MySQL", "5.0.54")]
+
+
+@pytest.mark.xfail(reason="wirekit.reasm opens no connection without a SYN/ACK (one-sided "
+                          "capture); Zeek and the tests' extractor do", strict=False)
+def test_one_sided_captures_through_reasm(corpus):
+    from .conftest import banners_reasm
+
+    b = banners_reasm(str(corpus / "banners" / "ssh.client-side-half-duplex.pcap"))
+    assert len([x for x in b if x.kind == "ssh-ident"]) == 20
+    b = banners_reasm(str(corpus / "banners" / "smtp-one-side-only.pcap"))
+    assert [x.text for x in b if x.kind == "smtp-ehlo"] == ["enzo.icir.org"]
+    b = banners_reasm(str(corpus / "tcp-reassembly" / "sv-tcp-async-imap.pcap"))
+    assert [x.kind for x in b] == ["imap-greeting"]

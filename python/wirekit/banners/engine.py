@@ -24,10 +24,12 @@ from typing import Callable, Hashable, Sequence
 
 from .base import DETECTORS, Banner, Detector, Direction
 
-__all__ = ["BannerEngine", "BANNER_STREAM_TABLE_FULL"]
+__all__ = ["BannerEngine", "BANNER_STREAM_TABLE_FULL", "BANNER_GAP"]
 
 #: Anomaly code (also in wirekit.anomalies): a stream was not tracked, the table was full.
 BANNER_STREAM_TABLE_FULL = "banner_stream_table_full"
+#: Anomaly code: a stream gap ended banner reading of that direction.
+BANNER_GAP = "banner_gap"
 
 DEFAULT_MAX_STREAMS = 65536
 _DIRS = (Direction.CLIENT, Direction.SERVER)
@@ -65,7 +67,7 @@ class BannerEngine:
         #: banners, and anomaly codes.
         self.counters: dict[str, int] = {"streams_opened": 0, "streams_done": 0,
                                          "streams_closed": 0, "banners": 0,
-                                         BANNER_STREAM_TABLE_FULL: 0}
+                                         BANNER_STREAM_TABLE_FULL: 0, BANNER_GAP: 0}
 
     def __len__(self) -> int:
         return len(self._streams)
@@ -113,6 +115,22 @@ class BannerEngine:
                 det.stop(direction)
             self._take(st, det, got, out)
         self._exclusive(st)
+        self._settle(st, direction, out)
+        if not (st.wants(Direction.CLIENT) or st.wants(Direction.SERVER)):
+            self.counters["streams_done"] += 1
+            del self._streams[key]
+        return self._finish_banners(st, out)
+
+    def gap(self, key: Hashable, direction: Direction) -> list[Banner]:
+        """Bytes of one direction were never captured: detectors stop reading it (a
+        banner is never stitched across missing bytes). Counted as ``banner_gap``."""
+        st = self._streams.get(key)
+        if st is None:
+            return []
+        self.counters[BANNER_GAP] += 1
+        for det in st.detectors:
+            det.stop(direction)
+        out: list[Banner] = []
         self._settle(st, direction, out)
         if not (st.wants(Direction.CLIENT) or st.wants(Direction.SERVER)):
             self.counters["streams_done"] += 1

@@ -1,0 +1,120 @@
+"""BannerScanner: the banner engine fed by the TCP reassembler (``wirekit.reasm``).
+
+This is the glue a user would write themselves, and what ``wirekit banners`` runs:
+
+    scanner = BannerScanner()
+    for batch in wirekit.open("trace.pcap").batches():
+        for banner in scanner.feed(batch):
+            print(banner.addr, banner.port, banner.software)
+    for banner in scanner.finish():
+        ...
+
+Stream opened -> a fresh set of detectors is attached; stream data -> fed to them; once no
+detector wants a direction any more, the reassembler is told to stop collecting it
+(``Reassembler.set_collect``), so it buffers nothing more for that connection and memory
+stays flat however long or large the connection is. A gap (bytes never captured) ends the
+detectors' reading of that direction: a banner is never stitched across missing bytes.
+Closed, reset, timed-out and end-of-input streams flush what detectors still hold (an
+identification line cut by the end of a capture is still reported).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from ..reasm import (
+    Reassembler,
+    StreamClosed,
+    StreamData,
+    StreamGap,
+    StreamOpened,
+    StreamReset,
+    StreamTimedOut,
+)
+from ..reasm import Direction as ReasmDirection
+from .base import Banner, Detector, Direction
+from .engine import BannerEngine
+
+__all__ = ["BannerScanner"]
+
+_DIR = {ReasmDirection.TO_SERVER: Direction.CLIENT, ReasmDirection.TO_CLIENT: Direction.SERVER}
+
+
+class BannerScanner:
+    """Reassembler + BannerEngine. Sans-IO like both: batches (or packets) and ``now_ns``
+    in, Banner events out.
+
+    Args:
+        detectors: detector factories (default: the registry).
+        max_streams: banner engine stream table size (see BannerEngine).
+        reassembler_options: keyword arguments for ``wirekit.reasm.Reassembler``; by default
+            connections whose handshake was not captured are followed too (``midstream``),
+            since a capture often starts while sessions are open.
+    """
+
+    def __init__(self, detectors: Sequence[Callable[[], Detector]] | None = None, *,
+                 max_streams: int = 65536, **reassembler_options: Any) -> None:
+        self.engine = BannerEngine(detectors, max_streams=max_streams)
+        opts = {"midstream": True}
+        opts.update(reassembler_options)
+        self.reassembler = Reassembler(**opts)
+        # conn_id -> directions still collected: [to_server, to_client]
+        self._collecting: dict[int, list[bool]] = {}
+
+    def feed(self, source: Any) -> list[Banner]:
+        """A capture batch, a Packet or a list of Packets."""
+        return self._events(self.reassembler.feed(source))
+
+    def advance(self, now_ns: int) -> list[Banner]:
+        """Idle timeouts up to ``now_ns`` (live capture on a quiet link)."""
+        return self._events(self.reassembler.advance(now_ns))
+
+    def next_deadline(self) -> int | None:
+        return self.reassembler.next_deadline()
+
+    def finish(self, now_ns: int | None = None) -> list[Banner]:
+        """End of input: flush every stream still open."""
+        out = self._events(self.reassembler.finish(now_ns))
+        return out
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return self.engine.counters
+
+    def _events(self, events) -> list[Banner]:
+        eng = self.engine
+        out: list[Banner] = []
+        for ev in events:
+            if isinstance(ev, StreamData):
+                cid = ev.conn_id
+                if cid not in self._collecting:
+                    continue
+                out += eng.feed(cid, _DIR[ev.direction], ev.data, ev.ts_ns)
+                self._update_collect(cid)
+            elif isinstance(ev, StreamOpened):
+                k = ev.key
+                if eng.open_stream(ev.conn_id, client=(k.client, k.client_port),
+                                   server=(k.server, k.server_port)):
+                    self._collecting[ev.conn_id] = [True, True]
+                else:
+                    self.reassembler.set_collect(ev.conn_id, False, False)
+            elif isinstance(ev, StreamGap):
+                if ev.conn_id in self._collecting:
+                    out += eng.gap(ev.conn_id, _DIR[ev.direction])
+                    self._update_collect(ev.conn_id)
+            elif isinstance(ev, (StreamClosed, StreamReset, StreamTimedOut)):
+                if self._collecting.pop(ev.conn_id, None) is not None:
+                    out += eng.close_stream(ev.conn_id, ev.ts_ns)
+        return out
+
+    def _update_collect(self, cid: int) -> None:
+        eng = self.engine
+        want = [eng.wants(cid, Direction.CLIENT), eng.wants(cid, Direction.SERVER)]
+        cur = self._collecting[cid]
+        if want != cur:
+            if not (want[0] or want[1]):
+                del self._collecting[cid]
+            else:
+                self._collecting[cid] = want
+            # Events this call returns are for data already queued: none matter any more.
+            self.reassembler.set_collect(cid, want[0], want[1])
