@@ -41,4 +41,8 @@ FRAGMENT_TRUNCATED = "fragment_truncated"                # captured bytes short 
 FRAGMENT_END_INCONSISTENT = "fragment_end_inconsistent"  # data past the datagram end, or two different ends
 FRAGMENT_WITH_DF = "fragment_with_df"                    # IPv4 fragment with DF set
 
+# Banner detection (wirekit.banners)
+BANNER_STREAM_TABLE_FULL = "banner_stream_table_full"    # a stream was not inspected: banner stream table full
+BANNER_GAP = "banner_gap"                                # bytes missing in a stream ended banner reading there
+
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

@@ -10,6 +10,7 @@ SUBCOMMANDS = {
     "dump": "dump",
     "demo": "demo",
     "flow": "flow",
+    "banners": "banners",
 }
 
 

@@ -69,6 +69,7 @@ _SPLIT = re.compile(r"(?:[/\-_]|\s+[(v]*)?(?=\d)")
 _NUMBERS = re.compile(r"(\d+)(?:[.,_](\d+))?(?:[.,_](\d+))?(?:[.,_](\d+))?")
 _ADDL = re.compile(r"^[\-._,+]?([A-Za-z0-9][^\s;()\[\]]*)")
 _NAME_TRAILER = re.compile(r"[\s/\-_(,;:]+$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def parse_version(unparsed: str) -> Software | None:
@@ -76,7 +77,9 @@ def parse_version(unparsed: str) -> Software | None:
 
     Returns None for an empty string (nothing names a product).
     """
-    s = unparsed.strip()
+    # A name or version never spans a control character (an escape sequence from the wire
+    # is not part of a product name): parse up to the first one.
+    s = _CONTROL.split(unparsed, maxsplit=1)[0].strip()
     if not s:
         return None
     m = None
