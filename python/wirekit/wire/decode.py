@@ -40,15 +40,17 @@ from ..errors import DecodeError, TruncatedError
 from .arp import ARPHeader
 from ._util import enum_or_int
 from .checksum import ones_sum
-from .ethernet import EthernetHeader, EtherType
+from .ethernet import EtherType
+from .ethernet import _parse_at as _eth_at
 from .icmp import ICMPHeader
 from .icmpv6 import ICMPv6Header
-from .ipv4 import IPv4Header
+from .ipv4 import _parse_at as _ipv4_at
 from .ipproto import IPProto
 from .ipv6 import IPv6Fragment, IPv6Header, IPv6Options, IPv6Routing, walk_ext_headers
 from .linklayer import AF_TO_ETHERTYPE, NullHeader, SLL2Header, SLLHeader
-from .tcp import TCPHeader, flags_str
-from .udp import UDPHeader
+from .tcp import _parse_at as _tcp_at
+from .tcp import flags_str
+from .udp import _parse_at as _udp_at
 from .vlan import TPIDS, VLANTag
 
 __all__ = [
@@ -263,10 +265,16 @@ def _link_ethernet(d: Decoded, data) -> None:
     if len(data) < 14:
         d.add_anomaly(A.TRUNCATED_HEADER)
         return
-    eth = EthernetHeader.parse(data, 0)
-    d.link = d.eth = eth
-    if eth.type > 1500:
-        dispatch_ethertype(d, data, 14, eth.type)
+    eth = _eth_at(data, 0)
+    dd = d.__dict__
+    dd["link"] = dd["eth"] = eth
+    etype = eth.type
+    if etype > 1500:
+        handler = ETHERTYPE_DISPATCH.get(etype)
+        if handler is None:
+            _unknown(d, "ethertype", etype, 14)
+        else:
+            handler(d, data, 14)
         return
     # IEEE 802.3: `type` is a length. RFC 1042: IP rides in LLC (DSAP/SSAP 0xAA, control 3)
     # plus a SNAP header whose OUI 0 means "an EtherType follows".
@@ -377,7 +385,7 @@ def _ipv4(d: Decoded, data, off: int) -> None:
     if n - off < ihl:  # options cut by the capture
         d.add_anomaly(A.TRUNCATED_HEADER)
         return
-    ip = IPv4Header.parse(data, off)
+    ip = _ipv4_at(data, off)
     dd = d.__dict__
     dd["ip"] = ip
     dd["_ip_off"] = off
@@ -388,6 +396,8 @@ def _ipv4(d: Decoded, data, off: int) -> None:
         # host's capture shows 0 (tcpdump: "[was 0, presumed TSO]").
         d.add_anomaly(A.IP_LEN_ZERO_TSO)
         ip_len = frame_l3_len
+    elif ihl <= total <= frame_l3_len:
+        ip_len = total
     else:
         ip_len = _trusted_ip_len(d, total, ihl, frame_l3_len)
     end = off + ip_len
@@ -398,10 +408,14 @@ def _ipv4(d: Decoded, data, off: int) -> None:
     l4 = off + ihl
     if ip.is_fragment and ip.frag_offset + ip_len - ihl > 65535:
         d.add_anomaly(A.FRAG_TOO_LARGE)
-    d.set_payload(l4, end)
+    dd["_pl"] = (l4, end if end < n else n)
     if ip.frag_offset:
         return  # a later fragment: its bytes continue a datagram decoded elsewhere
-    dispatch_ip_proto(d, data, l4, end, ip.proto)
+    handler = IP_PROTO_DISPATCH.get(ip.proto)
+    if handler is None:
+        _unknown(d, "ip_proto", ip.proto, l4)
+    else:
+        handler(d, data, l4, end)
 
 
 def _trusted_ip_len(d: Decoded, claimed: int, min_len: int, frame_l3_len: int) -> int:
@@ -502,12 +516,16 @@ def _l4_lengths(d: Decoded, off: int, end: int, fixed: int) -> tuple[int, int] |
 
 
 def _tcp(d: Decoded, data, off: int, end: int) -> None:
-    lens = _l4_lengths(d, off, end, 20)
-    if lens is None:
-        if end - off < 20:
-            d.add_anomaly(A.BAD_TCP_HEADER_LEN)
+    n = len(data)
+    in_ip = end - off
+    avail = (end if end < n else n) - off
+    if in_ip < 20:
+        # The datagram itself is too short for the header: malformed, not a capture cut.
+        d.add_anomaly(A.BAD_TCP_HEADER_LEN)
         return
-    in_ip, avail = lens
+    if avail < 20:
+        d.add_anomaly(A.TRUNCATED_HEADER)
+        return
     doff = (data[off + 12] >> 4) * 4
     if doff < 20 or doff > in_ip:
         d.add_anomaly(A.BAD_TCP_HEADER_LEN)
@@ -515,14 +533,14 @@ def _tcp(d: Decoded, data, off: int, end: int) -> None:
     if doff > avail:
         d.add_anomaly(A.TRUNCATED_HEADER)
         return
-    tcp = TCPHeader.parse(data, off)
+    tcp = _tcp_at(data, off)
     dd = d.__dict__
     dd["tcp"] = tcp
     dd["_l4_off"] = off
     dd["_l4_payload_len"] = in_ip - doff
     if not tcp.options_ok:
         d.add_anomaly(A.BAD_TCP_OPTION)
-    d.set_payload(off + doff, end)
+    dd["_pl"] = (off + doff, end if end < n else n)
 
 
 def _udp(d: Decoded, data, off: int, end: int) -> None:
@@ -533,7 +551,7 @@ def _udp(d: Decoded, data, off: int, end: int) -> None:
             d.add_anomaly(A.BAD_UDP_LEN)
         return
     in_ip, _ = lens
-    udp = UDPHeader.parse(data, off)
+    udp = _udp_at(data, off)
     dd = d.__dict__
     dd["udp"] = udp
     dd["_l4_off"] = off

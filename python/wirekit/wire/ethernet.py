@@ -73,3 +73,12 @@ class EthernetHeader:
 
     def __str__(self) -> str:
         return f"Ethernet {self.src} > {self.dst}, type 0x{self.type or 0:04x}"
+
+
+_ETHERTYPES = EtherType._value2member_map_
+
+
+def _parse_at(data, offset: int, _new=EthernetHeader) -> EthernetHeader:
+    """parse() without the length check, for the decoder."""
+    dst, src, etype = _HDR.unpack_from(data, offset)
+    return _new(dst.hex(":"), src.hex(":"), _ETHERTYPES.get(etype, etype))

@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import BuildError, DecodeError
-from ._util import check_uint, enum_or_int, ip4_to_bytes, need
+from ._util import check_uint, ip4_to_bytes, need
 from .checksum import internet_checksum, ones_sum
 from .ethernet import EtherType
 from .ipproto import IPProto
@@ -70,19 +70,14 @@ class IPv4Header:
         """Parses the header at `offset`. Raises TruncatedError when the bytes end inside the
         header, DecodeError when the version is not 4 or IHL < 5."""
         need(data, offset, MIN_HEADER_LEN, "IPv4 header")
-        vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = _HDR.unpack_from(data, offset)
+        vihl = data[offset]
         if vihl >> 4 != 4:
             raise DecodeError(f"IPv4 header: version {vihl >> 4}")
         hlen = (vihl & 0x0F) * 4
         if hlen < MIN_HEADER_LEN:
             raise DecodeError(f"IPv4 header: header length {hlen} < 20")
-        options = b""
-        if hlen > MIN_HEADER_LEN:
-            need(data, offset, hlen, "IPv4 options")
-            options = bytes(data[offset + MIN_HEADER_LEN:offset + hlen])
-        return cls(_inet_ntoa(src), _inet_ntoa(dst), enum_or_int(IPProto, proto), ttl, ident,
-                   bool(frag & 0x4000), bool(frag & 0x2000), (frag & 0x1FFF) << 3, tos, total,
-                   hlen, csum, options, bool(frag & 0x8000), 4)
+        need(data, offset, hlen, "IPv4 options")
+        return _parse_at(data, offset)
 
     # -- derived views ------------------------------------------------------------------
     @property
@@ -172,3 +167,16 @@ class IPv4Header:
             frag = f", frag offset {self.frag_offset}{'+' if self.more_fragments else ''}"
         return (f"IP {self.src} > {self.dst}: proto {int(self.proto or 0)}, ttl {self.ttl}, "
                 f"id {self.id}, len {self.total_len}{frag}")
+
+
+_PROTOS = IPProto._value2member_map_
+
+
+def _parse_at(data, offset: int, _new=IPv4Header) -> IPv4Header:
+    """parse() without the checks, for the decoder (which made them already)."""
+    vihl, tos, total, ident, frag, ttl, proto, csum, src, dst = _HDR.unpack_from(data, offset)
+    hlen = (vihl & 0x0F) << 2
+    return _new(_inet_ntoa(src), _inet_ntoa(dst), _PROTOS.get(proto, proto), ttl, ident,
+                frag & 0x4000 != 0, frag & 0x2000 != 0, (frag & 0x1FFF) << 3, tos, total,
+                hlen, csum, data[offset + 20:offset + hlen] if hlen > 20 else b"",
+                frag & 0x8000 != 0, 4)

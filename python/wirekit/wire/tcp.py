@@ -247,17 +247,11 @@ class TCPHeader:
         """Raises TruncatedError when the header (options included) is cut short and
         DecodeError when the data offset is below 5."""
         need(data, offset, MIN_HEADER_LEN, "TCP header")
-        sport, dport, seq, ack, offflags, win, csum, urg = _HDR.unpack_from(data, offset)
-        hlen = (offflags >> 12) * 4
+        hlen = (data[offset + 12] >> 4) * 4
         if hlen < MIN_HEADER_LEN:
             raise DecodeError(f"TCP header: data offset {hlen} bytes < 20")
-        options: list = []
-        ok = True
-        if hlen > MIN_HEADER_LEN:
-            need(data, offset, hlen, "TCP options")
-            options, ok = parse_options(data[offset + MIN_HEADER_LEN:offset + hlen])
-        return cls(sport, dport, seq, ack, _FLAGS[offflags & 0x1FF], win, csum, urg, options,
-                   hlen, (offflags >> 9) & 7, ok)
+        need(data, offset, hlen, "TCP options")
+        return _parse_at(data, offset)
 
     def option(self, kind: int) -> TCPOption | None:
         """The first option of `kind`, or None."""
@@ -311,3 +305,23 @@ class TCPHeader:
         return (f"TCP {self.src_port} > {self.dst_port}: Flags [{flags_str(self.flags)}], "
                 f"seq {self.seq}, ack {self.ack}, win {self.window}"
                 + (f", options [{opts}]" if opts else ""))
+
+
+def _parse_at(data, offset: int, _new=TCPHeader) -> TCPHeader:
+    """parse() without the checks, for the decoder (which made them already)."""
+    sport, dport, seq, ack, offflags, win, csum, urg = _HDR.unpack_from(data, offset)
+    hlen = (offflags >> 12) << 2
+    if hlen > 20:
+        raw = data[offset + 20:offset + hlen]
+        if len(raw) == 12 and raw[:4] == b"\x01\x01\x08\x0a":
+            # NOP, NOP, timestamps: what most established-connection segments carry.
+            options, ok = [_NOP, _NOP, _new_option(8, raw[4:])], True
+        else:
+            options, ok = parse_options(raw)
+    else:
+        options, ok = [], True
+    return _new(sport, dport, seq, ack, _FLAGS[offflags & 0x1FF], win, csum, urg, options,
+                hlen, (offflags >> 9) & 7, ok)
+
+
+_new_option = TCPOption

@@ -68,3 +68,8 @@ class UDPHeader:
 
     def __str__(self) -> str:
         return f"UDP {self.src_port} > {self.dst_port}: length {self.length}"
+
+
+def _parse_at(data, offset: int, _new=UDPHeader) -> UDPHeader:
+    """parse() without the length check, for the decoder."""
+    return _new(*_HDR.unpack_from(data, offset))
