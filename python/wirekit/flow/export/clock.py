@@ -4,9 +4,11 @@ NetFlow v1/v5/v9 carry record times as milliseconds of the exporter's sysUptime,
 header carries (sysUptime, unix_secs, unix_nsecs) of the export so a collector computes
 absolute time = unix time - sysUptime + record time (RFC 3954 section 5.1). Rules here:
 
-* The exporter's boot (`start_ns`) is the first packet's time for a pcap replay (so every
-  time is on the capture's clock) or the process start for a live capture, rounded down to a
-  millisecond so that the collector's reconstruction gives back each record's millisecond.
+* The exporter's boot (`start_ns`) is one second before the first packet for a pcap replay
+  (so every time is on the capture's clock) or the process start for a live capture, rounded
+  down to a millisecond so that the collector's reconstruction gives back each record's
+  millisecond. The second of margin keeps the first flow's FIRST_SWITCHED above 0, which
+  nfdump reads as "no time" (it printed 1970-01-01 for such a flow).
 * The export time is never earlier than the last packet of the records it carries, and record
   times are never before boot: no negative uptimes, no negative durations.
 * sysUptime wraps at 2**32 ms (49.7 days), as a router's does.
@@ -21,10 +23,10 @@ class ExportClock:
     def __init__(self, start_ns: int | None = None):
         self.start_ns = None if start_ns is None else (start_ns // MS) * MS
 
-    def start(self, ns: int) -> None:
-        """Sets the boot time once (first packet, or process start)."""
+    def start(self, ns: int, *, margin_ns: int = 1_000_000_000) -> None:
+        """Sets the boot time once, `margin_ns` before `ns` (first packet, process start)."""
         if self.start_ns is None:
-            self.start_ns = (ns // MS) * MS
+            self.start_ns = ((ns - margin_ns) // MS) * MS
 
     def export_ns(self, records, now_ns: int | None) -> int:
         last = max((r.flow_last_ns for r in records), default=None)
