@@ -88,6 +88,11 @@ class Decoded:
     not checkable), and when decoding stopped at a number nobody handles: `unknown_layer`
     ("linktype", "ethertype", "af" or "ip_proto"), `unknown_type` (the number) and
     `unknown_payload` (the bytes from there on).
+
+    Offsets into `data`: `l3_offset` (IP header, None without IP), `l4_offset` (TCP/UDP/ICMP
+    header, None without one), `ip_len` (the datagram length in bytes as trusted: see the
+    module docstring) and `l4_segment` (L4 header plus payload inside the datagram, as
+    captured: what the L4 checksum covers).
     """
 
     def __init__(self, data: bytes, linktype: int = 1, wire_len: int | None = None):
@@ -107,6 +112,15 @@ class Decoded:
         if name in ("anomalies", "ip_checksum_ok", "l4_checksum_ok"):
             _verify(self)
             return d[name]
+        if name == "l3_offset":
+            return d["_ip_off"]
+        if name == "l4_offset":
+            return d["_l4_off"]
+        if name == "ip_len":
+            return None if d["_ip_off"] is None else d["_ip_end"] - d["_ip_off"]
+        if name == "l4_segment":
+            off = d["_l4_off"]
+            return None if off is None else self.data[off:d["_ip_end"]]
         if name == "payload":
             off, end = d["_pl"]
             p = self.data[off:end] if end > off else b""
