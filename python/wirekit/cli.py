@@ -11,6 +11,8 @@ SUBCOMMANDS = {
     "demo": "demo",
     "flow": "flow",
     "banners": "banners",
+    "scan": "scan",
+    "trace": "trace",
 }
 
 

@@ -41,7 +41,8 @@ def data_path(name: str) -> Path:
 
 
 class Fingerprinter:
-    """Both databases together; `guess()` returns every database's verdict, best first."""
+    """Both databases together; `guess()` returns every database's verdict, p0f first
+    (its database is the newer one; a fuzzy p0f match is flagged, not demoted)."""
 
     def __init__(self, p0f: P0fDatabase | None = None, pfos: PfOsDatabase | None = None):
         self.p0f = p0f if p0f is not None else P0fDatabase.load()

@@ -392,7 +392,13 @@ class P0fMatch:
     signature: P0fSignature | None
     fuzzy: bool
     distance: int
-    raw_sig: str
+    view: P0fPacketView
+    syn_mss: int = 0
+
+    @property
+    def raw_sig(self) -> str:
+        """The packet's signature in p0f.fp syntax, as p0f logs it (``raw_sig=``)."""
+        return P0fDatabase.raw_sig(self.view, self.syn_mss)
 
     @property
     def generic(self) -> bool:
@@ -531,25 +537,25 @@ class P0fDatabase:
                     continue
             if not fuzzy:
                 if not ref.label.generic:
-                    return P0fMatch(ref.label, ref, False, ref.ittl - p.ttl, self.raw_sig(p, syn_mss))
+                    return P0fMatch(ref.label, ref, False, ref.ittl - p.ttl, p, syn_mss)
                 if gmatch is None:
                     gmatch = ref
             elif fmatch is None:
                 fmatch = ref
-        raw = self.raw_sig(p, syn_mss)
+        raw = (p, syn_mss)
         if gmatch is not None:
-            return P0fMatch(gmatch.label, gmatch, False, gmatch.ittl - p.ttl, raw)
+            return P0fMatch(gmatch.label, gmatch, False, gmatch.ittl - p.ttl, *raw)
         if fmatch is not None and fmatch.label.cls is None:
             # p0f: no fuzzy matching for userland tools.
-            return P0fMatch(None, None, False, 0, raw)
+            return P0fMatch(None, None, False, 0, *raw)
         if (fmatch is None or fmatch.ittl < p.ttl
                 or (not fmatch.bad_ttl and fmatch.ittl - p.ttl > MAX_DIST)):
             dist = guess_dist(p.ttl)
         else:
             dist = fmatch.ittl - p.ttl
         if fmatch is None:
-            return P0fMatch(None, None, False, dist, raw)
-        return P0fMatch(fmatch.label, fmatch, True, dist, raw)
+            return P0fMatch(None, None, False, dist, *raw)
+        return P0fMatch(fmatch.label, fmatch, True, dist, *raw)
 
     @staticmethod
     def raw_sig(p: P0fPacketView, syn_mss: int = 0) -> str:

@@ -318,14 +318,25 @@ class PfOsDatabase:
     def __len__(self) -> int:
         return len(self.v4)
 
+    def _bucket(self, ipv6: bool, options: tuple[str, ...]) -> list[PfOsFingerprint]:
+        # Option kinds must be identical, so only that bucket (file order kept) is searched.
+        idx = getattr(self, "_index", None)
+        if idx is None or idx[0] is not self.v4 or idx[1] is not self.v6:
+            buckets: tuple[dict, dict] = ({}, {})
+            for d, fps in ((0, self.v4), (1, self.v6)):
+                for f in fps:
+                    buckets[d].setdefault(f.options, []).append(f)
+            idx = self._index = (self.v4, self.v6, buckets)
+        return idx[2][1 if ipv6 else 0].get(options, [])
+
     def match(self, sig: TCPSignatureInput | PfOsPacketView) -> PfOsMatch | None:
         """The first fingerprint (file order) matching a SYN, or None."""
         p = sig if isinstance(sig, PfOsPacketView) else packet_view(sig)
         if p is None:
             return None
-        fps = self.v6 if p.ipv6 else self.v4
+        fps = self._bucket(p.ipv6, p.options)
         for f in fps:
-            if (f.options != p.options or f.ttl < p.ttl or f.ttl - p.ttl > MAXTTL_OFFSET
+            if (f.ttl < p.ttl or f.ttl - p.ttl > MAXTTL_OFFSET
                     or f.df != p.df or f.ts0 != p.ts0):
                 continue
             if not _int_matches(f.psize, f.psize_mod, p.psize):

@@ -13,7 +13,7 @@ Rust batch decode to find SYN / SYN+ACK packets first and only parses those.
 
 from __future__ import annotations
 
-import ipaddress
+import socket
 import struct
 from dataclasses import dataclass
 
@@ -40,7 +40,7 @@ class TCPSignatureInput:
 
     Attributes:
         ip_version: 4 or 6.
-        src, dst: addresses as text (``ipaddress`` formatting).
+        src, dst: addresses as text (``inet_ntop`` formatting).
         src_port, dst_port: TCP ports.
         ttl: IPv4 TTL or IPv6 hop limit, as observed (not the initial value).
         tos: IPv4 TOS byte or IPv6 traffic class (DSCP and ECN bits together).
@@ -116,8 +116,8 @@ class TCPSignatureInput:
                 return None
             l4 = ihl
             end = tot_len
-            src = str(ipaddress.IPv4Address(data[12:16]))
-            dst = str(ipaddress.IPv4Address(data[16:20]))
+            src = socket.inet_ntop(socket.AF_INET, data[12:16])
+            dst = socket.inet_ntop(socket.AF_INET, data[16:20])
             common = dict(
                 ip_version=4, src=src, dst=dst, ttl=data[8], tos=data[1],
                 ip_options_len=ihl - 20, ip_total_len=tot_len, ip_header_len=ihl,
@@ -143,8 +143,8 @@ class TCPSignatureInput:
                 hops += 1
             if nxt != 6 or l4 + 20 > end:
                 return None
-            src = str(ipaddress.IPv6Address(data[8:24]))
-            dst = str(ipaddress.IPv6Address(data[24:40]))
+            src = socket.inet_ntop(socket.AF_INET6, data[8:24])
+            dst = socket.inet_ntop(socket.AF_INET6, data[24:40])
             common = dict(
                 ip_version=6, src=src, dst=dst, ttl=hlim, tos=(vtf >> 20) & 0xFF,
                 ip_options_len=0, ip_total_len=end, ip_header_len=l4,
