@@ -45,4 +45,19 @@ FRAGMENT_WITH_DF = "fragment_with_df"                    # IPv4 fragment with DF
 BANNER_STREAM_TABLE_FULL = "banner_stream_table_full"    # a stream was not inspected: banner stream table full
 BANNER_GAP = "banner_gap"                                # bytes missing in a stream ended banner reading there
 
+# TCP reassembly (wirekit.reasm)
+TCP_BAD_CHECKSUM = "tcp_bad_checksum"                    # TCP checksum wrong (segment still used unless configured)
+TCP_OVERLAP_CONFLICT = "tcp_overlap_conflict"            # overlapping segments with different bytes (policy chose)
+TCP_RST_OUT_OF_WINDOW = "tcp_rst_out_of_window"          # RST outside the receiver's window: ignored
+TCP_SYN_ON_ESTABLISHED = "tcp_syn_on_established"        # SYN with a new ISN on an open connection: ignored
+TCP_SYNACK_BAD_ACK = "tcp_synack_bad_ack"                # SYN/ACK not acknowledging the SYN
+TCP_CONN_CAP = "tcp_conn_cap"                            # connection table full
+TCP_STREAM_BUFFER_CAP = "tcp_stream_buffer_cap"          # bytes queued for one direction hit the cap
+TCP_TOTAL_BUFFER_CAP = "tcp_total_buffer_cap"            # bytes queued overall hit the cap
+TCP_DATA_BEYOND_WINDOW = "tcp_data_beyond_window"        # segment too far ahead of the next expected byte
+TCP_DATA_AFTER_FIN = "tcp_data_after_fin"                # bytes beyond the sender's FIN
+TCP_WSCALE_TOO_LARGE = "tcp_wscale_too_large"            # window scale shift > 14 (RFC 7323): treated as 14
+TCP_MIDSTREAM_PICKUP = "tcp_midstream_pickup"            # connection followed without its handshake
+TCP_PORT_SCAN = "tcp_port_scan"                          # a source probed many ports (libnids scan detection)
+
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

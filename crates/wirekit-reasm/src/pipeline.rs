@@ -4,6 +4,7 @@
 //! with its capture timestamp, which is also the clock (`advance` runs when a frame's time
 //! passes the next deadline), so replaying a file and reading live run the same code.
 
+use crate::defrag::{DefragConfig, Defragmenter, Outcome};
 use crate::policy::Cidr;
 use crate::tcp::{ConnKey, Endpoint, Event, EventKind, Segment, TcpConfig, TcpReassembler};
 use wirekit_core::decode::{self, Summary, IPPROTO_TCP, IPPROTO_UDP};
@@ -21,6 +22,9 @@ pub struct PipelineConfig {
     pub emit_udp: bool,
     /// Emit an `Ip` event per IP datagram (after defragmentation).
     pub emit_ip: bool,
+    /// Reassemble IPv4/IPv6 fragments before the TCP/UDP layers (else fragments are
+    /// skipped).
+    pub defrag: Option<DefragConfig>,
 }
 
 impl Default for PipelineConfig {
@@ -31,6 +35,7 @@ impl Default for PipelineConfig {
             checksum_drop: Vec::new(),
             emit_udp: false,
             emit_ip: false,
+            defrag: Some(DefragConfig::default()),
         }
     }
 }
@@ -41,6 +46,7 @@ pub struct Pipeline {
     pub frames: u64,
     pub non_ip: u64,
     pub checksum_dropped: u64,
+    pub defrag: Option<Defragmenter>,
     deadline: Option<i64>,
 }
 
@@ -73,7 +79,8 @@ fn endpoint(addr: [u8; 16], port: u16) -> Endpoint {
 impl Pipeline {
     pub fn new(cfg: PipelineConfig) -> Self {
         let tcp = TcpReassembler::new(cfg.tcp.clone());
-        Pipeline { cfg, tcp, frames: 0, non_ip: 0, checksum_dropped: 0, deadline: None }
+        let defrag = cfg.defrag.clone().map(Defragmenter::new);
+        Pipeline { cfg, tcp, frames: 0, non_ip: 0, checksum_dropped: 0, defrag, deadline: None }
     }
 
     /// Feeds one captured frame (`data` from the link-layer header).
@@ -90,14 +97,49 @@ impl Pipeline {
             self.non_ip += 1;
             return;
         }
-        // Fragments: defragmentation lands in `defrag.rs`; until it is wired in, a fragment's
-        // first piece carries no complete L4 payload and later pieces carry no L4 header.
-        if s.is_fragment {
-            return;
+        if s.is_fragment || s.frag_header_offset != 0 {
+            let Some(df) = self.defrag.as_mut() else { return };
+            let outcome = df.push(ts_ns, linktype, data, &s);
+            if df.pending_events() > 0 {
+                let evs = df.take_events();
+                self.defrag_events(ts_ns, evs);
+            }
+            match outcome {
+                Outcome::NotFragment => self.push_datagram(ts_ns, data, &s),
+                Outcome::Held | Outcome::Dropped => {}
+                Outcome::Completed(r) => {
+                    // The reassembled frame flows on as if it had come whole.
+                    let s2 = decode::decode(linktype, &r.frame);
+                    self.push_datagram(ts_ns, &r.frame, &s2);
+                }
+            }
+        } else {
+            self.push_datagram(ts_ns, data, &s);
         }
-        self.push_datagram(ts_ns, data, &s);
         if self.deadline.is_none() {
             self.deadline = self.tcp.next_deadline();
+        }
+    }
+
+    fn defrag_events(&mut self, ts_ns: i64, events: Vec<crate::defrag::DefragEvent>) {
+        for e in events {
+            let ev = Event {
+                kind: EventKind::Anomaly,
+                conn_id: 0,
+                key: ConnKey {
+                    ip_version: e.key.ip_version,
+                    client: endpoint(e.key.src, 0),
+                    server: endpoint(e.key.dst, 0),
+                },
+                dir: 0,
+                offset: e.frag_offset as u64,
+                len: 0,
+                data_start: 0,
+                ts_ns,
+                flags: 0,
+                anomaly: e.anomaly.code(),
+            };
+            self.tcp.push_external(ev, &[]);
         }
     }
 
@@ -206,6 +248,10 @@ impl Pipeline {
 
     /// Runs timers up to `now_ns` (live capture with no traffic).
     pub fn advance(&mut self, now_ns: i64) {
+        if let Some(df) = self.defrag.as_mut() {
+            let evs = df.advance(now_ns);
+            self.defrag_events(now_ns, evs);
+        }
         self.tcp.advance(now_ns);
         self.deadline = self.tcp.next_deadline();
     }

@@ -422,10 +422,16 @@ impl TcpReassembler {
                 h.asm.clear();
             }
         }
+        // The idle timeout replaces the handshake timeout; the heap entry is a lower bound.
+        self.timers.push(Reverse((now_ns + self.cfg.idle_timeout_ns, c.id)));
         let mid = c.midstream;
         let e = self.emit(EventKind::Opened, c, 0, now_ns);
         if mid {
             e.flags |= OPENED_MIDSTREAM;
+        }
+        // Bytes that arrived before the handshake completed (data on the SYN, RFC 7413).
+        for i in 0..2 {
+            self.deliver(now_ns, c, i, false);
         }
     }
 
@@ -437,6 +443,12 @@ impl TcpReassembler {
         for (i, want) in [to_server, to_client].into_iter().enumerate() {
             let h = &mut c.halves[i];
             if want {
+                if h.collect == Collect::No && h.base_known {
+                    // Collecting starts with the next byte the sender has not sent yet;
+                    // offsets stay in stream coordinates.
+                    let o = h.offset_of(h.snd_max).max(0) as u64;
+                    h.next_off = h.next_off.max(o);
+                }
                 h.collect = Collect::Yes;
             } else {
                 h.collect = Collect::No;
@@ -519,7 +531,9 @@ impl TcpReassembler {
                 self.stats.retransmitted += 1;
                 return Some(Next::Keep);
             }
-            if s.ack != c.halves[0].isn.wrapping_add(1) {
+            // The SYN/ACK acknowledges the SYN, and any data the SYN carried (RFC 7413).
+            let h0 = &c.halves[0];
+            if !(seq::le(h0.isn.wrapping_add(1), s.ack) && seq::le(s.ack, h0.snd_max)) {
                 self.anomaly(anomaly::SYNACK_BAD_ACK, Some(c), 1, now_ns);
                 return Some(Next::Keep);
             }
@@ -733,7 +747,9 @@ impl TcpReassembler {
             e.data_start = start;
             return;
         }
-        // Caps.
+        // Caps: per direction, then overall. EvictOldest makes room by forcing data out
+        // (a gap event, then the bytes) after the segment is stored.
+        let mut force = false;
         if h.asm.bytes() + payload.len() > self.cfg.max_buffer_per_stream {
             self.anomaly(anomaly::STREAM_BUFFER_CAP, Some(c), from as u8, now_ns);
             match self.cfg.buffer_cap_policy {
@@ -742,7 +758,7 @@ impl TcpReassembler {
                     self.stop_collecting(c, from);
                     return;
                 }
-                CapPolicy::EvictOldest => self.deliver(now_ns, c, from, true),
+                CapPolicy::EvictOldest => force = true,
             }
         }
         if self.total_buffered + payload.len() > self.cfg.max_buffer_total {
@@ -754,7 +770,7 @@ impl TcpReassembler {
                     return;
                 }
                 CapPolicy::EvictOldest => {
-                    self.deliver(now_ns, c, from, true);
+                    force = true;
                     while self.total_buffered + payload.len() > self.cfg.max_buffer_total {
                         if !self.flush_largest(now_ns) {
                             break;
@@ -762,6 +778,10 @@ impl TcpReassembler {
                     }
                 }
             }
+        }
+        if force && !(c.opened && c.halves[from].collect == Collect::Yes) {
+            // Nothing can be forced out before the stream is open and collected: drop.
+            return;
         }
         let h = &mut c.halves[from];
         // A forced flush above may have moved the delivery point past part of the segment.
@@ -783,7 +803,7 @@ impl TcpReassembler {
         if r.overlapped {
             self.stats.retransmitted += 1;
         }
-        self.deliver(now_ns, c, from, false);
+        self.deliver(now_ns, c, from, force);
     }
 
     fn stop_collecting(&mut self, c: &mut Conn, from: usize) {
