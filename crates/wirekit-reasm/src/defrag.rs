@@ -1124,4 +1124,60 @@ mod tests {
         assert_eq!(push(&mut d, 1, &p), Outcome::Held);
         assert_eq!(d.take_events()[0].anomaly, DefragAnomaly::TinyFirstFragment);
     }
+    /// Randomised trains (a deterministic stand-in for the cargo-fuzz target, which runs
+    /// the same invariants on arbitrary bytes): overlapping, duplicated, out-of-order,
+    /// oversized and unaligned fragments over 4 ids, both IP versions, every policy, tiny caps.
+    #[test]
+    fn randomised_trains_keep_invariants() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..400 {
+            let policy = OverlapPolicy::ALL[round % 7];
+            let cap_policy = if round % 2 == 0 { CapPolicy::EvictOldest } else { CapPolicy::DropNew };
+            let mut d = Defragmenter::new(DefragConfig {
+                max_fragments_per_datagram: 12,
+                max_datagrams: 3,
+                max_bytes: 6000,
+                timeout_ns: 1000,
+                cap_policy,
+                policies: PolicyTable::new(policy),
+                ..Default::default()
+            });
+            let mut now = 0i64;
+            for _ in 0..60 {
+                let r = rnd();
+                let id = (r & 3) as u32;
+                let units = ((r >> 8) % 12) as u32;
+                let len = if (r >> 16) % 5 == 0 { ((r >> 20) % 40) as usize } else { 8 * (1 + (r >> 24) as usize % 4) };
+                let more = (r >> 30) % 4 != 0;
+                let offset = if (r >> 32) % 50 == 0 { 65528 } else { units * 8 };
+                let fill = b'a' + ((r >> 40) % 26) as u8;
+                let pkt = if (r >> 48) & 1 == 0 {
+                    v4(id as u16, offset, more, fill, len)
+                } else {
+                    v6(id, offset & 0xfff8, more, fill, len)
+                };
+                now += ((r >> 52) % 60) as i64;
+                if let Outcome::Completed(done) = push(&mut d, now, &pkt) {
+                    let again = decode(LINKTYPE_RAW, &done.frame);
+                    assert!(!again.is_fragment);
+                    assert_eq!(again.ip_len as usize, done.frame.len());
+                }
+                assert!(d.stats().bytes_buffered <= 6000);
+                assert!(d.stats().datagrams_in_progress <= 3);
+                let live: u64 = d.table.values().map(|g| g.bytes).sum();
+                assert_eq!(live, d.stats().bytes_buffered);
+                d.take_events();
+            }
+            d.advance(now + 1000);
+            assert_eq!(d.stats().datagrams_in_progress, 0);
+            assert_eq!(d.stats().bytes_buffered, 0);
+            assert_eq!(d.next_deadline(), None);
+        }
+    }
 }
