@@ -96,6 +96,7 @@ class _Runner:
         self.exporters = []
         self.hup = False
         self.stop = False
+        self.waiting = False
         self.flows = 0
 
     def _open_outputs(self, clock_is_capture: bool) -> None:
@@ -120,6 +121,7 @@ class _Runner:
         self.flows += len(records)
         for s in self.sinks:
             s.write(records)
+            s.flush()  # a daemon's records are visible as soon as they expire
         for e in self.exporters:
             e.export(records, now_ns)
 
@@ -136,6 +138,7 @@ class _Runner:
         except (CaptureFileError, PrivilegeError, OSError) as e:
             return common.fail(TOOL, str(e))
         live = not a.read
+        broken_pipe = False
         pid_written = False
         status = 0
         meter = FlowMeter(idle_timeout_s=a.idle_timeout, active_timeout_s=a.active_timeout,
@@ -144,8 +147,10 @@ class _Runner:
         old = {}
 
         def _stop(signum, frame):
+            # Never interrupt between metering a batch and emitting its records (that would
+            # lose flows): only a blocking wait for the next batch is broken out of.
             self.stop = True
-            if not live:
+            if self.waiting:
                 raise KeyboardInterrupt
 
         def _hup(signum, frame):
@@ -166,17 +171,29 @@ class _Runner:
             if live:
                 for e in self.exporters:
                     e.clock.start(time.time_ns())
-            for batch in common.filtered_batches(source, program):
-                if not len(batch):
-                    continue
-                if packets == 0 and not live:
+            batches = iter(common.filtered_batches(source, program))
+            while not self.stop:
+                self.waiting = True
+                try:
+                    batch = next(batches, None)
+                finally:
+                    self.waiting = False
+                if batch is None:
+                    break
+                if self.hup:
+                    # Before emitting: records of this batch go to the reopened files.
+                    self.hup = False
+                    for s in self.sinks:
+                        s.reopen()
+                n = len(batch)
+                if n and packets == 0 and not live:
                     # A replay's exporter boots at the first packet: every export time is on
                     # the capture's clock.
                     first = batch.ts_ns()[0] if hasattr(batch, "ts_ns") else batch.packets()[0].ts_ns
                     for e in self.exporters:
                         e.clock.start(first)
-                recs = meter.feed_batch(batch)
-                packets += len(batch)
+                recs = meter.feed_batch(batch) if n else []
+                packets += n
                 if live:
                     # Live: packet time and wall time agree; expire idle flows even when the
                     # link goes quiet (the source yields, possibly empty, batches on timeout).
@@ -185,16 +202,12 @@ class _Runner:
                     self.emit(recs, now)
                 else:
                     self.emit(recs, meter.now_ns)
-                if self.hup:
-                    self.hup = False
-                    for s in self.sinks:
-                        s.reopen()
                 progress.update(packets)
-                if self.stop:
-                    break
             progress.close()
         except KeyboardInterrupt:
             pass
+        except BrokenPipeError:
+            broken_pipe = True
         except CaptureFileError as e:
             status = common.fail(TOOL, str(e))
         except (WirekitError, OSError) as e:
@@ -208,6 +221,8 @@ class _Runner:
                     e.close()
                 for s in self.sinks:
                     s.close()
+            except BrokenPipeError:
+                broken_pipe = True
             except OSError as e:
                 status = common.fail(TOOL, str(e))
             for sig, h in old.items():
@@ -226,4 +241,6 @@ class _Runner:
             for e in self.exporters:
                 line += f"; {e.datagrams_sent} export datagrams"
             print(line, file=sys.stderr)
+        if broken_pipe:
+            raise BrokenPipeError  # `wirekit flow ... --json - | head`: cli.main handles it
         return status
