@@ -50,6 +50,8 @@ __all__ = [
     "register_detector",
     "unregister_detector",
     "decode_text",
+    "starts_like",
+    "looks_like_text",
 ]
 
 
@@ -67,6 +69,21 @@ class Direction(str, enum.Enum):
     @property
     def other(self) -> "Direction":
         return Direction.SERVER if self is Direction.CLIENT else Direction.CLIENT
+
+
+def starts_like(data: bytes, prefix: bytes) -> bool:
+    """Whether ``data`` and ``prefix`` agree on their common length (``data`` may be a
+    shorter piece of something that will start with ``prefix``)."""
+    n = min(len(data), len(prefix))
+    return data[:n] == prefix[:n]
+
+
+_TEXT_CONTROLS = frozenset(b"\t\r\n")
+
+
+def looks_like_text(data: bytes) -> bool:
+    """No control byte other than TAB/CR/LF, no DEL (UTF-8 and Latin-1 bytes allowed)."""
+    return not any((b < 0x20 and b not in _TEXT_CONTROLS) or b == 0x7F for b in data)
 
 
 def decode_text(raw: bytes) -> str:
@@ -142,9 +159,22 @@ class Detector:
         self._claimed = {Direction.CLIENT: False, Direction.SERVER: False}
 
     # -- what the engine calls -------------------------------------------------------
+    @classmethod
+    def accepts(cls, direction: Direction, first: bytes) -> bool:
+        """Whether a direction whose first bytes are ``first`` (possibly a single byte)
+        could be this protocol: the engine attaches the detector only then. A detector
+        attached on one direction's first bytes after the other direction started does not
+        read that other direction. Default: always (attached on the stream's first bytes)."""
+        return True
+
     def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
         """Take the next bytes of one direction (in stream order); return new banners."""
         raise NotImplementedError
+
+    def missed(self, direction: Direction) -> None:
+        """Attached after ``direction`` had started: its first bytes were not seen, so by
+        default the detector does not read it at all."""
+        self.stop(direction)
 
     def finish(self, direction: Direction, ts_ns: int) -> list[Banner]:
         """The direction ended (FIN/RST/end of capture) or its budget ran out: flush."""

@@ -36,21 +36,47 @@ _DIRS = (Direction.CLIENT, Direction.SERVER)
 
 
 class _Stream:
-    __slots__ = ("endpoints", "detectors", "fed", "reported", "pending")
+    __slots__ = ("endpoints", "factories", "detectors", "fed", "started", "reported", "pending")
 
-    def __init__(self, endpoints, detectors: list[Detector]) -> None:
+    def __init__(self, endpoints, factories: list) -> None:
         self.endpoints = endpoints  # {Direction: (addr, port)} of the sender of each side
-        self.detectors = detectors
-        self.fed = [[0, 0] for _ in detectors]  # bytes fed per detector per direction
+        self.factories = factories  # not yet attached (attached on a direction's first bytes)
+        self.detectors: list[Detector] = []
+        self.fed: list[list[int]] = []  # bytes fed per attached detector, [client, server]
+        self.started = [False, False]  # has the direction sent any bytes yet
         self.reported = {Direction.CLIENT: False, Direction.SERVER: False}
         self.pending: dict[Direction, list[Banner]] = {Direction.CLIENT: [], Direction.SERVER: []}
 
     def wants(self, direction: Direction) -> bool:
+        if self.factories and not self.started[0 if direction is Direction.CLIENT else 1]:
+            return True
         return any(d.wants(direction) for d in self.detectors)
+
+    def attach(self, direction: Direction, first: bytes) -> None:
+        """A direction's first bytes: attach every detector whose ``accepts`` takes them.
+        A detector attached now missed the other direction's start if it had one, so it
+        does not read that direction."""
+        other_started = self.started[1 if direction is Direction.CLIENT else 0]
+        self.started[0 if direction is Direction.CLIENT else 1] = True
+        keep = []
+        for f in self.factories:
+            accepts = getattr(f, "accepts", None)
+            if accepts is None or accepts(direction, first):
+                det = f()
+                if other_started:
+                    det.missed(direction.other)
+                self.detectors.append(det)
+                self.fed.append([0, 0])
+            else:
+                keep.append(f)
+        self.factories = keep if not (self.started[0] and self.started[1]) else []
 
 
 class BannerEngine:
-    """Attach a fresh instance of every detector factory to each stream; collect banners.
+    """Attach fresh detector instances to each stream; collect banners.
+
+    A detector is attached when a direction's first bytes pass its ``accepts`` test (cheap,
+    on as little as one byte), so a stream costs only the detectors that might match it.
 
     Args:
         detectors: detector factories (classes); default: the registry ``DETECTORS`` as it
@@ -83,7 +109,7 @@ class BannerEngine:
             return False
         self.counters["streams_opened"] += 1
         self._streams[key] = _Stream({Direction.CLIENT: client, Direction.SERVER: server},
-                                     [f() for f in self._factories])
+                                     self._factories)
         return True
 
     def wants(self, key: Hashable, direction: Direction | None = None) -> bool:
@@ -102,6 +128,8 @@ class BannerEngine:
         if st is None or not data:
             return []
         di = 0 if direction is Direction.CLIENT else 1
+        if not st.started[di]:
+            st.attach(direction, data)
         out: list[Banner] = []
         for i, det in enumerate(st.detectors):
             if not det.wants(direction):

@@ -32,12 +32,20 @@ class FirstLineDetector(LineDetector):
     fallback = True
     max_bytes = 512
 
+    @classmethod
+    def accepts(cls, direction: Direction, first: bytes) -> bool:
+        return direction is Direction.SERVER and 0x20 <= first[0] < 0x7F
+
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
         return not any(b < 0x20 and b not in (0x09, 0x0d) or b >= 0x7f for b in partial)
 
     def __init__(self) -> None:
         super().__init__()
         self._client_spoke = False
+
+    def missed(self, direction: Direction) -> None:
+        # Attached on the server's first bytes after the client spoke: not a banner.
+        self.stop()
 
     def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
         # A banner is what a server says before being asked: once the client has spoken

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Banner, Direction, LineDetector, register_detector
+from .base import Banner, Direction, LineDetector, register_detector, starts_like
 from .version import Software, parse_user_agent, parse_version
 
 __all__ = ["HTTPDetector"]
@@ -47,6 +47,12 @@ def _via_software(value: str) -> Software | None:
 class HTTPDetector(LineDetector):
     protocol = "http"
     max_bytes = 16384
+
+    @classmethod
+    def accepts(cls, direction: Direction, first: bytes) -> bool:
+        if direction is Direction.CLIENT:
+            return 0x41 <= first[0] <= 0x5A  # a method starts with an upper-case letter
+        return starts_like(first[:5].upper(), b"HTTP/")
 
     def __init__(self) -> None:
         super().__init__()

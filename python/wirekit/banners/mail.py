@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Banner, Direction, LineDetector, register_detector
+from .base import Banner, Direction, LineDetector, register_detector, starts_like
 from .version import find_product, parse_user_agent
 
 __all__ = ["SMTPDetector", "FTPDetector", "POP3Detector", "IMAPDetector"]
@@ -48,6 +48,12 @@ class _Reply220Detector(LineDetector):
         self._lines: list[bytes] = []
         self._greeting: tuple[bytes, int] | None = None  # complete, awaiting a verdict
         self._client_verdict: bool | None = None
+
+    @classmethod
+    def accepts(cls, direction: Direction, first: bytes) -> bool:
+        if direction is Direction.SERVER:
+            return starts_like(first, b"220")
+        return first[:4].isalpha()  # a command verb (EHLO, HELO, USER, AUTH, ...)
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
         if direction is Direction.SERVER:
@@ -177,6 +183,10 @@ class _OneLineGreeting(LineDetector):
     prefixes: tuple[bytes, ...]
     kind: str
     max_bytes = 1024
+
+    @classmethod
+    def accepts(cls, direction: Direction, first: bytes) -> bool:
+        return direction is Direction.SERVER and any(starts_like(first, p) for p in cls.prefixes)
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
         if direction is Direction.CLIENT:

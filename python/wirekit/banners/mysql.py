@@ -39,6 +39,12 @@ class MySQLDetector(Detector):
     protocol = "mysql"
     max_bytes = 512
 
+    @classmethod
+    def accepts(cls, direction: Direction, first: bytes) -> bool:
+        # 3-byte length, sequence id 0, protocol version 10 (or 9)
+        return direction is Direction.SERVER and (
+            len(first) < 5 or (first[3] == 0 and first[4] in (9, 10)))
+
     def __init__(self) -> None:
         super().__init__()
         self._buf = bytearray()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Banner, Direction, LineDetector, register_detector
+from .base import Banner, Direction, LineDetector, looks_like_text, register_detector, starts_like
 from .version import parse_version
 
 __all__ = ["SSHDetector", "parse_ssh_ident"]
@@ -42,6 +42,13 @@ class SSHDetector(LineDetector):
     protocol = "ssh"
     #: Pre-banner text can be long (a server printing an ASCII-art notice): 32 KiB of it.
     max_bytes = 32768
+
+    @classmethod
+    def accepts(cls, direction: Direction, first: bytes) -> bool:
+        if direction is Direction.CLIENT:
+            return starts_like(first, _PREFIX)
+        # the identification, or text that may precede it (server only)
+        return starts_like(first, _PREFIX) or looks_like_text(first[:256])
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
         if direction is Direction.CLIENT:

@@ -286,6 +286,10 @@ class TLSDetector(Detector):
     protocol = "tls"
     max_bytes = MAX_HELLO_BYTES + 1024
 
+    @classmethod
+    def accepts(cls, direction: Direction, first: bytes) -> bool:
+        return first[0] == CONTENT_HANDSHAKE and (len(first) < 2 or first[1] == 3)
+
     def __init__(self) -> None:
         super().__init__()
         self._records = {Direction.CLIENT: bytearray(), Direction.SERVER: bytearray()}
