@@ -31,6 +31,7 @@ import contextlib
 import ctypes
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -39,7 +40,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence
 
-__all__ = ["Lab", "Host", "Interface", "require_lab", "lab_available"]
+__all__ = ["Lab", "Host", "Interface", "require_lab", "lab_available", "start_tcpdump", "stop_tcpdump"]
 
 #: Upper bound for any single command run in the lab, in seconds.
 DEFAULT_TIMEOUT_S = 20.0
@@ -251,6 +252,7 @@ class Lab:
                 self._ip("-n", host.name, "addr", "add", f"{iface.ipv4}/24", "dev", ifname)
                 self._ip("-n", host.name, "addr", "add", f"{iface.ipv6}/64", "dev", ifname, "nodad")
                 self._ip("-n", host.name, "link", "set", ifname, "up")
+        self._wait_links_up()
         # Routing across the line: middle hosts forward, every host reaches every subnet.
         for host in self.hosts:
             if 0 < host.index < self.n - 1:
@@ -266,6 +268,26 @@ class Lab:
                     via_iface, via4, via6 = f"veth{j}", f"10.77.{j}.1", f"fd77:0:0:{j}::1"
                 self._ip("-n", host.name, "route", "add", f"10.77.{k}.0/24", "via", via4, "dev", via_iface)
                 self._ip("-n", host.name, "-6", "route", "add", f"fd77:0:0:{k}::/64", "via", via6, "dev", via_iface)
+
+    def _wait_links_up(self, timeout_s: float = 5.0) -> None:
+        """Waits (bounded) until every veth has carrier and no IPv6 address is tentative.
+
+        Until then a host has not joined its solicited-node multicast groups and ignores
+        neighbour solicitations: the first IPv6 packet of a test would vanish."""
+        import json
+
+        deadline = time.monotonic() + timeout_s
+        for host in self.hosts:
+            while True:
+                links = json.loads(subprocess.run(["ip", "-n", host.name, "-j", "link"], capture_output=True,
+                                                  text=True).stdout or "[]")
+                tentative = subprocess.run(["ip", "-n", host.name, "-6", "addr", "show", "tentative"],
+                                           capture_output=True, text=True).stdout.strip()
+                if all(l.get("operstate") == "UP" for l in links if l["ifname"] != "lo") and not tentative:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"lab links in {host.name} did not come up")
+                time.sleep(0.02)
 
     # -- tearing down --------------------------------------------------------------------
     def close(self) -> None:
@@ -299,3 +321,40 @@ class Lab:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def start_tcpdump(host: Host, path: str, expr: str | None = None, *, iface: str | None = None,
+                  extra: Sequence[str] = (), timeout_s: float = 10.0) -> subprocess.Popen:
+    """Starts `tcpdump -w path` on `iface` (default: the host's first interface) inside `host`
+    and returns once it prints "listening on" (nanosecond timestamps, -U, -n)."""
+    argv = ["tcpdump", "-i", iface or host.ifname, *extra, "-U", "-n", "--time-stamp-precision=nano",
+            "-w", path]
+    if expr:
+        argv.append(expr)
+    proc = host.spawn(argv, stderr=subprocess.PIPE, bufsize=0)
+    deadline = time.monotonic() + timeout_s
+    seen = b""
+    while time.monotonic() < deadline and b"listening on" not in seen:
+        r, _, _ = select.select([proc.stderr], [], [], 0.2)
+        if r:
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            if not chunk:
+                break
+            seen += chunk
+    if b"listening on" not in seen:
+        raise RuntimeError(f"tcpdump did not start: {seen.decode(errors='replace')}")
+    return proc
+
+
+def stop_tcpdump(proc: subprocess.Popen, *, settle_s: float = 1.2) -> str:
+    """Stops a tcpdump from start_tcpdump and returns its stderr (with its statistics).
+
+    libpcap's ring hands a block to tcpdump only when full or after its 1 s timeout, and
+    SIGINT does not drain the ring, so this waits `settle_s` first: every packet sent before
+    the call is in the file afterwards. (--immediate-mode avoids the wait but makes libpcap
+    drop packets in bursts.)
+    """
+    time.sleep(settle_s)
+    proc.send_signal(signal.SIGINT)  # `ip netns exec` execs tcpdump: same pid
+    proc.wait(timeout=10)
+    return proc.stderr.read().decode(errors="replace")

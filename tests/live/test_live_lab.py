@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import select
-import signal
-import subprocess
 import tempfile
-import time
 
 import pytest
 
 import wirekit
 from wirekit.capture.live import open_live
 from wirekit.errors import FilterError
-from tests.lab.netns import Lab, require_lab
+from tests.lab.netns import Lab, require_lab, start_tcpdump, stop_tcpdump
 
 pytestmark = pytest.mark.lab
 
@@ -31,34 +27,8 @@ UDP_SENDER = (
 )
 
 
-def _start_tcpdump(host, path, expr=None, *, iface=None, extra=()):
-    argv = ["tcpdump", "-i", iface or host.ifname, *extra, "-U", "-n", "--time-stamp-precision=nano", "-w", path]
-    if expr:
-        argv.append(expr)
-    proc = host.spawn(argv, stderr=subprocess.PIPE, bufsize=0)
-    deadline = time.monotonic() + 10
-    seen = b""
-    while time.monotonic() < deadline and b"listening on" not in seen:
-        r, _, _ = select.select([proc.stderr], [], [], 0.2)
-        if r:
-            chunk = os.read(proc.stderr.fileno(), 4096)
-            if not chunk:
-                break
-            seen += chunk
-    if b"listening on" not in seen:
-        raise RuntimeError(f"tcpdump did not start: {seen!r}")
-    return proc
-
-
-def _stop_tcpdump(proc) -> str:
-    """Stops tcpdump (SIGINT: it flushes and prints its statistics); returns its stderr."""
-    # tcpdump's ring hands a block over after its 1 s timeout, and SIGINT does not drain
-    # the ring: wait that long first. (--immediate-mode would avoid the wait, but there
-    # libpcap drops packets under the bursts below.)
-    time.sleep(1.2)
-    proc.send_signal(signal.SIGINT)  # ip netns exec execs tcpdump: same pid
-    proc.wait(timeout=10)
-    return proc.stderr.read().decode(errors="replace")
+_start_tcpdump = start_tcpdump
+_stop_tcpdump = stop_tcpdump
 
 
 def _traffic(a, b):

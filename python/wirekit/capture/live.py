@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
-import os
 import select
 import socket
 import struct
@@ -31,6 +30,7 @@ from typing import AsyncIterator, Iterator, Sequence
 
 from .._core import Batch, LiveRing, Packet
 from ..errors import PrivilegeError
+from ..privileges import privilege_error
 from . import bpf
 
 __all__ = ["open_live", "LiveCapture", "CaptureStats", "FANOUT_MODES", "DEFAULT_BUFFER_SIZE"]
@@ -118,11 +118,7 @@ def _fanout_arg(fanout) -> tuple[int, int] | None:
 
 
 def _privilege_error(e: PermissionError, what: str) -> PrivilegeError:
-    return PrivilegeError(
-        f"{what}: {e.strerror or e}: needs CAP_NET_RAW (run as root, or grant the capability, "
-        "e.g. setcap cap_net_raw,cap_net_admin+ep, or setpriv --inh-caps=+net_raw "
-        "--ambient-caps=+net_raw)"
-    )
+    return privilege_error(e, what, "CAP_NET_RAW")
 
 
 class LiveCapture:
@@ -199,13 +195,11 @@ class LiveCapture:
     def _open_link_stats(self) -> None:
         # A netlink socket made now stays in this network namespace, so stats() reads the
         # right interfaces later even from another thread or namespace.
-        try:
-            from ..inject import interfaces as _ifs
-        except ImportError:  # pragma: no cover - the inject package is part of wirekit
-            return
+        from ..inject.interfaces import LinkStatsReader
+
         names = {i.ifindex for i in self._ifaces}
         try:
-            self._link_stats = _ifs.LinkStatsReader()
+            self._link_stats = LinkStatsReader()
             self._ifdrop_base = [self._rx_drops(names)]
         except OSError:
             self._link_stats = None
