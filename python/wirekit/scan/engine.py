@@ -1,0 +1,468 @@
+"""The SYN scanner, sans-IO: what to send when, and what each reply means.
+
+Theory of operation
+-------------------
+Probes are the pairs (target, port), numbered ``0 .. T*P-1``. They are sent in the order of
+a keyed pseudo-random permutation of those numbers (`Permutation`: a 4-round Feistel
+network over the next even power of two, cycle-walking back into range), computed one at
+a time: no list of probes is ever built, so ``-p-`` over a /16 costs no memory beyond the
+"answered" bitmap (one bit per probe).
+
+Each SYN's sequence number is a keyed hash of (address, port, source port); a SYN+ACK or
+RST is matched to its probe by recomputing the hash from the reply's addresses and ports
+and comparing it with the reply's ACK minus one (RFC 9293 3.10.7.2: the answer to a SYN
+acknowledges ISN+1). An ICMP destination-unreachable carries the probe's IP header and
+the first 8 TCP bytes (RFC 792, RFC 4443 3.1): ports and sequence number, so it is
+matched the same way. No per-probe table; replies from addresses not targeted are
+ignored (and counted).
+
+States: ``open`` (SYN+ACK), ``closed`` (RST), ``filtered`` (ICMP unreachable, or no
+answer after ``retries`` re-sends). Pass 0 sends every probe; pass k re-sends the
+unanswered ones, starting ``retry_delay_ns`` after pass k-1 ended; after the last pass the
+scanner waits ``wait_ns`` for late replies, then reports the still-unanswered probes as
+filtered and is done.
+
+Pacing: one token bucket (`TokenBucket`) for all passes, so ``rate_pps`` holds under
+retries. Time only enters as ``now_ns`` arguments: `poll_send(now_ns)` returns the IP
+packets to send now, `receive(ip, now_ns)` digests a captured reply, `next_deadline()`
+tells when to call again, `advance(now_ns)` finishes the scan when its time comes.
+
+Guard rail: packets are only ever built for addresses in the `TargetSet`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import struct
+from dataclasses import dataclass
+
+from .targets import TargetSet
+
+__all__ = ["Permutation", "TokenBucket", "SynScanner", "ScanResult", "probe_seq",
+           "OPEN", "CLOSED", "FILTERED"]
+
+OPEN, CLOSED, FILTERED = "open", "closed", "filtered"
+_M64 = (1 << 64) - 1
+
+
+class Permutation:
+    """A keyed bijection of ``range(n)``, evaluated one index at a time (a balanced Feistel
+    network over 2**2k >= n elements, cycle-walking until the value falls inside range(n))."""
+
+    ROUNDS = 3  # Luby-Rackoff: three rounds of a keyed function give a pseudo-random permutation
+
+    def __init__(self, n: int, key: bytes):
+        if n < 0:
+            raise ValueError("negative size")
+        self.n = n
+        bits = max(2, (max(n, 1) - 1).bit_length())
+        bits += bits & 1
+        self.half = bits // 2
+        self.mask = (1 << self.half) - 1
+        self.keys = [int.from_bytes(hashlib.blake2b(key, digest_size=8, person=b"wkperm%d" % r)
+                                    .digest(), "big") for r in range(self.ROUNDS)]
+
+    def _encrypt(self, x: int) -> int:
+        h, m = self.half, self.mask
+        left, right = x >> h, x & m
+        for k in self.keys:
+            f = ((right ^ k) * 0x9E3779B97F4A7C15) & _M64
+            left, right = right, left ^ ((f ^ (f >> 29)) >> 7 & m)
+        return (left << h) | right
+
+    def __getitem__(self, i: int) -> int:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        x = self._encrypt(i)
+        while x >= self.n:  # cycle-walk: stays a bijection of range(n)
+            x = self._encrypt(x)
+        return x
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        for i in range(self.n):
+            yield self[i]
+
+
+def probe_seq(secret: bytes, version: int, addr: int, port: int, src_port: int) -> int:
+    """The SYN's sequence number: keyed hash of the probe (32 bits)."""
+    msg = struct.pack("!B16sHH", version, addr.to_bytes(16, "big"), port, src_port)
+    return int.from_bytes(hashlib.blake2b(msg, key=secret, digest_size=4).digest(), "big")
+
+
+class TokenBucket:
+    """`rate` tokens per second up to `burst`; `take(now_ns, want)` returns how many may go
+    now. rate 0 means unlimited."""
+
+    def __init__(self, rate_pps: float, burst: int | None = None):
+        self.rate = float(rate_pps)
+        self.burst = max(1, int(burst if burst is not None else max(1, min(self.rate / 100, 256))))
+        self.tokens = float(self.burst)
+        self.last_ns: int | None = None
+
+    def _refill(self, now_ns: int) -> None:
+        if self.last_ns is None:
+            self.last_ns = now_ns
+            return
+        dt = now_ns - self.last_ns
+        if dt > 0:
+            self.tokens = min(self.burst, self.tokens + dt * self.rate / 1e9)
+            self.last_ns = now_ns
+
+    def take(self, now_ns: int, want: int) -> int:
+        if self.rate <= 0:
+            return want
+        self._refill(now_ns)
+        n = min(want, int(self.tokens))
+        self.tokens -= n
+        return n
+
+    def next_ns(self, now_ns: int) -> int:
+        """When at least one token will be available."""
+        if self.rate <= 0:
+            return now_ns
+        self._refill(now_ns)
+        if self.tokens >= 1:
+            return now_ns
+        return now_ns + int((1 - self.tokens) * 1e9 / self.rate) + 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanResult:
+    """The verdict on one probe.
+
+    Attributes:
+        addr: target address (text). port: target TCP port.
+        state: "open", "closed" or "filtered".
+        reason: "syn-ack", "rst", "icmp-unreachable" (with `icmp_from`) or "no-response".
+        ttl: TTL / hop limit of the reply (None without one).
+        window: TCP window of the reply (None without a TCP reply).
+        ts_ns: when the verdict was reached (the reply's capture time, or the scan's end).
+        reply: the reply's IP datagram (SYN+ACKs: for OS fingerprinting), or None.
+        icmp_from: address of the router or host that sent the ICMP error.
+    """
+
+    addr: str
+    port: int
+    state: str
+    reason: str
+    ttl: int | None = None
+    window: int | None = None
+    ts_ns: int = 0
+    reply: bytes | None = None
+    icmp_from: str | None = None
+
+
+def _csum(data: bytes) -> int:
+    if len(data) & 1:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def _fold(s: int) -> int:
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+class SynScanner:
+    """Plans, paces and matches a SYN scan of `targets` x `ports` (see module docstring)."""
+
+    #: TCP options of every probe: MSS 1460 (a SYN without options is a scanner tell, and
+    #: the SYN+ACK's window is then read against a known MSS).
+    OPTIONS = b"\x02\x04\x05\xb4"
+    WINDOW = 1024
+    TTL = 64
+
+    def __init__(self, targets: TargetSet, ports: list[int], *, secret: bytes | None = None,
+                 src4: str | None = None, src6: str | None = None, rate_pps: float = 1000.0,
+                 burst: int | None = None, retries: int = 1, wait_ns: int = 1_000_000_000,
+                 retry_delay_ns: int | None = None, source_port: int | None = None,
+                 listen_only: bool = False, max_probes: int = 1 << 32):
+        self.targets = targets
+        self.ports = list(ports)
+        self.nports = len(self.ports)
+        self.total = len(targets) * self.nports
+        if self.total > max_probes:
+            raise ValueError(f"{self.total} probes is more than the cap of {max_probes}")
+        self.secret = secret if secret is not None else os.urandom(16)
+        self.src4 = int(ipaddress.IPv4Address(src4)) if src4 else None
+        self.src6 = int(ipaddress.IPv6Address(src6)) if src6 else None
+        for v in targets.versions():
+            if (v == 4 and self.src4 is None or v == 6 and self.src6 is None) and not listen_only:
+                raise ValueError(f"IPv{v} targets need an IPv{v} source address")
+        self.bucket = TokenBucket(rate_pps, burst)
+        self.retries = max(0, retries)
+        self.wait_ns = wait_ns
+        self.retry_delay_ns = wait_ns if retry_delay_ns is None else retry_delay_ns
+        self.source_port = source_port
+        self.perm = Permutation(self.total, self.secret)
+        self._port_index = {p: i for i, p in enumerate(self.ports)}
+        self.answered = bytearray((self.total + 7) // 8)
+        self.pass_no = 0
+        self.cursor = 0
+        self.pass_start_ns: int | None = None
+        self.end_ns: int | None = None
+        self.done = False
+        self.listen_only = listen_only
+        # counters
+        self.sent = 0
+        self.replies = 0
+        self.unmatched = 0
+        self.duplicates = 0
+        self.counts = {OPEN: 0, CLOSED: 0, FILTERED: 0}
+        self._ip_id = int.from_bytes(self.secret[:2], "big")
+        self._sport_cache: dict[int, int] = {}
+        self._templates()
+
+    # -- probe identity -------------------------------------------------------------------
+    def _src_port(self, index: int, pass_no: int) -> int:
+        # One source port per pass (a retry looks like a new connection to middleboxes);
+        # the matcher recomputes the hash from whatever port the reply names.
+        if self.source_port is not None:
+            return self.source_port
+        sp = self._sport_cache.get(pass_no)
+        if sp is None:
+            h = hashlib.blake2b(struct.pack("!I", pass_no), key=self.secret, digest_size=2)
+            sp = self._sport_cache[pass_no] = 32768 + int.from_bytes(h.digest(), "big") % 28232
+        return sp
+
+    def probe(self, index: int) -> tuple[int, int, int]:
+        """(version, address int, port) of probe `index`."""
+        t, p = divmod(index, self.nports)
+        v, a = self.targets.address(t)
+        return v, a, self.ports[p]
+
+    def _index_of(self, version: int, addr: int, port: int) -> int | None:
+        pi = self._port_index.get(port)
+        if pi is None:
+            return None
+        tv = self.targets
+        # position of addr inside the interval list
+        base = 0
+        for v, lo, hi in tv.intervals:
+            if v == version and lo <= addr <= hi:
+                return (base + addr - lo) * self.nports + pi
+            base += hi - lo + 1
+        return None
+
+    def _is_answered(self, i: int) -> bool:
+        return bool(self.answered[i >> 3] & (1 << (i & 7)))
+
+    def _mark(self, i: int) -> None:
+        self.answered[i >> 3] |= 1 << (i & 7)
+
+    # -- packets ---------------------------------------------------------------------------
+    def build_syn(self, index: int, pass_no: int = 0) -> bytes:
+        """The IP datagram of probe `index` on pass `pass_no` (checksums filled)."""
+        v, addr, port = self.probe(index)
+        sport = self._src_port(index, pass_no)
+        seq = probe_seq(self.secret, v, addr, port, sport)
+        # Checksums from precomputed sums of the constant words plus the variable ones
+        # (RFC 1071: the one's complement sum is order-independent).
+        var = sport + port + (seq >> 16) + (seq & 0xFFFF)
+        if v == 4:
+            tmpl, base = self._tmpl4
+            d = addr
+            var += (d >> 16) + (d & 0xFFFF)
+            pkt = bytearray(tmpl)
+            self._ip_id = (self._ip_id + 1) & 0xFFFF
+            ip_sum = self._ip4_sum + self._ip_id + (d >> 16) + (d & 0xFFFF)
+            struct.pack_into("!H", pkt, 4, self._ip_id)
+            struct.pack_into("!H", pkt, 10, _fold(ip_sum))
+            pkt[16:20] = addr.to_bytes(4, "big")
+            off = 20
+        else:
+            tmpl, base = self._tmpl6
+            d = addr
+            for _ in range(8):
+                var += d & 0xFFFF
+                d >>= 16
+            pkt = bytearray(tmpl)
+            pkt[24:40] = addr.to_bytes(16, "big")
+            off = 40
+        struct.pack_into("!HHI", pkt, off, sport, port, seq)
+        struct.pack_into("!H", pkt, off + 16, _fold(base + var))
+        return bytes(pkt)
+
+    def _templates(self) -> None:
+        opts = self.OPTIONS
+        tcp_len = 20 + len(opts)
+        tcp = struct.pack("!HHIIBBHHH", 0, 0, 0, 0, (tcp_len // 4) << 4, 0x02, self.WINDOW, 0,
+                          0) + opts
+        self._tmpl4 = self._tmpl6 = (b"", 0)
+        if self.src4 is not None:
+            src = self.src4.to_bytes(4, "big")
+            hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + tcp_len, 0, 0, self.TTL, 6, 0, src,
+                              b"\0" * 4)
+            self._ip4_sum = _csum(hdr)
+            self._tmpl4 = (hdr + tcp, _csum(src + struct.pack("!BBH", 0, 6, tcp_len) + tcp))
+        if self.src6 is not None:
+            src = self.src6.to_bytes(16, "big")
+            hdr = struct.pack("!IHBB16s16s", 6 << 28, tcp_len, 6, self.TTL, src, b"\0" * 16)
+            self._tmpl6 = (hdr + tcp, _csum(src + struct.pack("!IxxxB", tcp_len, 6) + tcp))
+
+    # -- sending ---------------------------------------------------------------------------
+    def start(self, now_ns: int) -> None:
+        if self.pass_start_ns is None:
+            self.pass_start_ns = now_ns
+            if self.listen_only:
+                self.pass_no = self.retries + 1
+                self.end_ns = now_ns
+
+    def next_deadline(self) -> int | None:
+        """When `poll_send`/`advance` next has something to do (None when done)."""
+        if self.done:
+            return None
+        if self.end_ns is not None:
+            return self.end_ns + self.wait_ns
+        if self.pass_start_ns is None:
+            return 0
+        now = max(self.pass_start_ns, self.bucket.last_ns or 0)
+        return max(self.pass_start_ns, self.bucket.next_ns(now))
+
+    def poll_send(self, now_ns: int, max_count: int = 256) -> list[bytes]:
+        """Up to `max_count` probes due now (fewer when the rate allows fewer)."""
+        self.start(now_ns)
+        out: list[bytes] = []
+        if self.done or self.end_ns is not None or now_ns < self.pass_start_ns:
+            return out
+        budget = self.bucket.take(now_ns, max_count)
+        while budget > 0 and self.end_ns is None:
+            if self.cursor >= self.total:
+                self._end_pass(now_ns)
+                break
+            i = self.perm[self.cursor]
+            self.cursor += 1
+            if self.pass_no and self._is_answered(i):
+                continue
+            out.append(self.build_syn(i, self.pass_no))
+            budget -= 1
+        if self.cursor >= self.total and self.end_ns is None:
+            self._end_pass(now_ns)
+        if budget > 0 and self.bucket.rate > 0:
+            self.bucket.tokens += budget  # unused tokens go back
+        self.sent += len(out)
+        return out
+
+    def _end_pass(self, now_ns: int) -> None:
+        if self.pass_no < self.retries and any(
+                not self._is_answered(i) for i in range(self.total)):
+            self.pass_no += 1
+            self.cursor = 0
+            self.pass_start_ns = now_ns + self.retry_delay_ns
+        else:
+            self.end_ns = now_ns
+
+    def advance(self, now_ns: int) -> list[ScanResult]:
+        """Finish the scan once the final wait is over: unanswered probes are filtered."""
+        if self.done or self.end_ns is None or now_ns < self.end_ns + self.wait_ns:
+            return []
+        self.done = True
+        out = []
+        for i in range(self.total):
+            if not self._is_answered(i):
+                v, a, port = self.probe(i)
+                out.append(ScanResult(addr=str(ipaddress.ip_address(a) if v == 4 else
+                                               ipaddress.IPv6Address(a)), port=port,
+                                      state=FILTERED, reason="no-response", ts_ns=now_ns))
+        self.counts[FILTERED] += len(out)
+        return out
+
+    def unanswered(self):
+        """Iterate (version, address int, port) of probes without an answer so far."""
+        for i in range(self.total):
+            if not self._is_answered(i):
+                yield self.probe(i)
+
+    # -- receiving -------------------------------------------------------------------------
+    def receive(self, ip: bytes | memoryview, now_ns: int) -> list[ScanResult]:
+        """A captured IP datagram: a result when it answers one of our probes."""
+        ip = bytes(ip)
+        if len(ip) < 20:
+            return []
+        v = ip[0] >> 4
+        if v == 4:
+            ihl = (ip[0] & 0x0F) * 4
+            proto, ttl = ip[9], ip[8]
+            src, dst = int.from_bytes(ip[12:16], "big"), int.from_bytes(ip[16:20], "big")
+            l4 = ihl
+            if ip[6] & 0x3F or ip[7]:
+                return []  # fragments are not replies we sent for
+        elif v == 6 and len(ip) >= 40:
+            proto, ttl = ip[6], ip[7]
+            src, dst = int.from_bytes(ip[8:24], "big"), int.from_bytes(ip[24:40], "big")
+            l4 = 40
+        else:
+            return []
+        if proto == 6 and len(ip) >= l4 + 20:
+            return self._tcp_reply(v, ip, l4, src, dst, ttl, now_ns)
+        if (v == 4 and proto == 1) or (v == 6 and proto == 58):
+            return self._icmp_reply(v, ip, l4, src, now_ns)
+        return []
+
+    def _tcp_reply(self, v, ip, l4, src, dst, ttl, now_ns) -> list[ScanResult]:
+        sport, dport, _seq, ack, _off, flags, window = struct.unpack_from("!HHIIBBH", ip, l4)
+        if not flags & 0x10 or not flags & 0x06:
+            return []  # only SYN+ACK and RST+ACK answer a SYN
+        idx = self._index_of(v, src, sport)
+        if idx is None or probe_seq(self.secret, v, src, sport, dport) != (ack - 1) & 0xFFFFFFFF:
+            self.unmatched += 1
+            return []
+        self.replies += 1
+        if self._is_answered(idx):
+            self.duplicates += 1
+            return []
+        self._mark(idx)
+        addr = str(ipaddress.ip_address(src) if v == 4 else ipaddress.IPv6Address(src))
+        if flags & 0x04:
+            state, reason, reply = CLOSED, "rst", None
+        elif flags & 0x02:
+            state, reason, reply = OPEN, "syn-ack", ip
+        else:
+            return []
+        self.counts[state] += 1
+        return [ScanResult(addr=addr, port=sport, state=state, reason=reason, ttl=ttl,
+                           window=window, ts_ns=now_ns, reply=reply)]
+
+    def _icmp_reply(self, v, ip, l4, src, now_ns) -> list[ScanResult]:
+        if len(ip) < l4 + 8:
+            return []
+        typ = ip[l4]
+        if not ((v == 4 and typ == 3) or (v == 6 and typ == 1)):
+            return []
+        inner = ip[l4 + 8:]
+        if v == 4:
+            if len(inner) < 20 or inner[0] >> 4 != 4 or inner[9] != 6:
+                return []
+            il4 = (inner[0] & 0x0F) * 4
+            idst = int.from_bytes(inner[16:20], "big")
+        else:
+            if len(inner) < 40 or inner[0] >> 4 != 6 or inner[6] != 6:
+                return []
+            il4 = 40
+            idst = int.from_bytes(inner[24:40], "big")
+        if len(inner) < il4 + 8:
+            return []
+        isport, idport, iseq = struct.unpack_from("!HHI", inner, il4)
+        idx = self._index_of(v, idst, idport)
+        if idx is None or probe_seq(self.secret, v, idst, idport, isport) != iseq:
+            self.unmatched += 1
+            return []
+        self.replies += 1
+        if self._is_answered(idx):
+            self.duplicates += 1
+            return []
+        self._mark(idx)
+        self.counts[FILTERED] += 1
+        fmt = (lambda x: str(ipaddress.IPv4Address(x))) if v == 4 else (
+            lambda x: str(ipaddress.IPv6Address(x)))
+        return [ScanResult(addr=fmt(idst), port=idport, state=FILTERED,
+                           reason="icmp-unreachable", ts_ns=now_ns, icmp_from=fmt(src))]
