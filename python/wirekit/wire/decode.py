@@ -330,6 +330,12 @@ def _link_null(d: Decoded, data, network_order: bool | None = None) -> None:
     d.link = hdr
     etype = AF_TO_ETHERTYPE.get(hdr.family)
     if etype is None:
+        # Some Linux captures put an EtherType in the last two bytes instead of an address
+        # family (Wireshark's null dissector reads such a value above 1500 as an EtherType).
+        maybe = (data[2] << 8) | data[3]
+        if network_order is None and maybe in ETHERTYPE_DISPATCH:
+            dispatch_ethertype(d, data, 4, maybe)
+            return
         _unknown(d, "af", hdr.family, 4)
         return
     dispatch_ethertype(d, data, 4, etype)
@@ -690,6 +696,7 @@ LINKTYPE_DISPATCH: dict[int, Callable] = {
 ETHERTYPE_DISPATCH: dict[int, Callable] = {
     EtherType.IPV4: _ipv4,
     EtherType.ARP: _arp,
+    EtherType.RARP: _arp,   # RFC 903: the ARP packet format
     EtherType.VLAN: _vlan,
     EtherType.QINQ: _vlan,
     EtherType.QINQ_OLD: _vlan,
