@@ -487,10 +487,18 @@ fn transport(s: &mut Summary, d: &[u8], l4: usize, ip_end: usize) {
     let in_ip = ip_end.saturating_sub(l4);
     let fixed = match s.proto {
         IPPROTO_TCP => 20,
-        IPPROTO_UDP | IPPROTO_ICMP | IPPROTO_ICMPV6 => 8,
+        IPPROTO_UDP => 8,
+        // Type, code, checksum; the 4 bytes after them depend on the type.
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => 4,
         IPPROTO_SCTP => 12,
         _ => return,
     };
+    if in_ip < fixed && s.more_fragments {
+        // A first fragment too short for the L4 header: the rest of the header is in the next
+        // fragment (a "tiny fragment", RFC 1858, which the defragmenter reports). Nothing
+        // here is malformed; the header is decoded after reassembly.
+        return;
+    }
     if in_ip < fixed {
         // The datagram itself is too short for the header: malformed, not a capture cut.
         s.anomalies |= if s.proto == IPPROTO_TCP { ANOM_BAD_TCP_HEADER_LEN } else { ANOM_TRUNCATED };
@@ -510,16 +518,23 @@ fn transport(s: &mut Summary, d: &[u8], l4: usize, ip_end: usize) {
                 s.anomalies |= ANOM_BAD_TCP_HEADER_LEN;
                 return;
             }
-            if doff > avail {
-                s.anomalies |= ANOM_TRUNCATED;
-                return;
-            }
             s.src_port = be16(d, l4);
             s.dst_port = be16(d, l4 + 2);
             s.tcp_seq = be32(d, l4 + 4);
             s.tcp_ack = be32(d, l4 + 8);
             s.tcp_flags = be16(d, l4 + 12) & 0x0fff;
             s.tcp_window = be16(d, l4 + 14);
+            if doff > avail {
+                // Options cut by the snaplen (tcpdump's old 68-byte default does this): the
+                // fixed header is good, so ports and sequence space stay usable, as Zeek and
+                // tshark use them; there is no payload to show.
+                s.anomalies |= ANOM_TRUNCATED;
+                s.l4_offset = l4 as u32;
+                s.l4_header_len = doff as u32;
+                s.payload_offset = cap_end as u32;
+                s.payload_len = 0;
+                return;
+            }
             doff
         }
         IPPROTO_UDP => {
@@ -550,6 +565,14 @@ fn transport(s: &mut Summary, d: &[u8], l4: usize, ip_end: usize) {
             // ICMP / ICMPv6: type and code in the port slots.
             s.src_port = d[l4] as u16;
             s.dst_port = d[l4 + 1] as u16;
+            if avail < 8 {
+                s.anomalies |= ANOM_TRUNCATED;
+                s.l4_offset = l4 as u32;
+                s.l4_header_len = 8;
+                s.payload_offset = cap_end as u32;
+                s.payload_len = 0;
+                return;
+            }
             8
         }
     };
@@ -845,6 +868,25 @@ mod tests {
     }
 
     #[test]
+    fn tcp_options_cut_by_snaplen_keep_fixed_header() {
+        let t = tcp_hdr(0x02, 10); // 40-byte header
+        let mut p = ipv4_hdr(6, 60, 0x4000);
+        p.extend_from_slice(&t);
+        let s = decode_record(101, &p[..54], 60);
+        assert_eq!(s.anomalies, ANOM_TRUNCATED);
+        assert_eq!((s.l4_offset, s.src_port, s.dst_port, s.tcp_flags, s.l4_header_len), (20, 1234, 80, 2, 40));
+        assert_eq!((s.payload_offset, s.payload_len, s.ip_len), (54, 0, 60));
+        // Fewer than 20 bytes: no TCP fields.
+        let s = decode_record(101, &p[..39], 60);
+        assert_eq!((s.l4_offset, s.src_port, s.anomalies), (0, 0, ANOM_TRUNCATED));
+        // ICMP with only type/code/checksum captured.
+        let mut p = ipv4_hdr(1, 28, 0);
+        p.extend_from_slice(&[3, 1, 0, 0, 0, 0, 0, 0]);
+        let s = decode_record(101, &p[..24], 28);
+        assert_eq!((s.l4_offset, s.src_port, s.dst_port, s.payload_offset, s.anomalies), (20, 3, 1, 24, ANOM_TRUNCATED));
+    }
+
+    #[test]
     fn ipv4_fragments() {
         // First fragment: L4 decoded.
         let t = tcp_hdr(0x02, 5);
@@ -857,6 +899,11 @@ mod tests {
         // Later fragment: stops at IP, payload = fragment data.
         let mut later = ipv4_hdr(6, 20 + 16, 3);
         later.extend_from_slice(&[7; 16]);
+        // Tiny first fragment: 8 bytes of TCP header, no anomaly, no L4.
+        let mut tiny = ipv4_hdr(6, 28, 0x2000);
+        tiny.extend_from_slice(&t[..8]);
+        let s = decode(101, &tiny);
+        assert_eq!((s.l4_offset, s.src_port, s.anomalies, s.payload_len), (0, 0, 0, 8));
         let s = decode(101, &later);
         assert!(s.is_fragment && !s.more_fragments);
         assert_eq!((s.frag_offset, s.l4_offset, s.src_port), (24, 0, 0));
