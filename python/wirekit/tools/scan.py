@@ -63,8 +63,287 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_active(args: argparse.Namespace) -> int:
-    print("wirekit scan: active scanning is not available yet", file=sys.stderr)
-    return 1
+    from ..errors import PrivilegeError, WirekitError
+    from ..scan.targets import TargetError, parse_ports, parse_targets, top_ports
+
+    if not args.targets:
+        print("wirekit scan: no targets (or use --passive)", file=sys.stderr)
+        return 2
+    if (args.send_only or args.listen_only) and not args.key:
+        print("wirekit scan: --send-only/--listen-only need a shared --key", file=sys.stderr)
+        return 2
+    excludes = [args.exclude] if args.exclude else []
+    if args.exclude_file:
+        with open(args.exclude_file, encoding="utf-8") as f:
+            excludes += [ln.split("#")[0].strip() for ln in f if ln.split("#")[0].strip()]
+    try:
+        targets = parse_targets(args.targets, excludes)
+        if args.ports:
+            ports = parse_ports(args.ports)
+        else:
+            ports = sorted(top_ports(args.top or 100))
+    except (TargetError, OSError) as e:
+        print(f"wirekit scan: {e}", file=sys.stderr)
+        return 2
+    for name, addr in targets.resolved:
+        print(f"# {name} is {addr}", file=sys.stderr)
+    if not len(targets):
+        print("wirekit scan: every target is excluded", file=sys.stderr)
+        return 2
+    if args.connect:
+        return _run_connect(args, targets, ports)
+    try:
+        return _run_raw(args, targets, ports)
+    except PrivilegeError as e:
+        if args.dry_run or args.send_only or args.listen_only:
+            print(f"wirekit scan: {e}", file=sys.stderr)
+            return 1
+        print(f"wirekit scan: no raw-socket privilege ({e}); falling back to a TCP connect() scan",
+              file=sys.stderr)
+        return _run_connect(args, targets, ports)
+    except (WirekitError, OSError, ValueError) as e:
+        print(f"wirekit scan: {e}", file=sys.stderr)
+        return 1
+
+
+def _route(addr: str) -> tuple[str | None, str | None]:
+    """(interface, source address) the kernel would use to reach `addr`."""
+    import subprocess
+
+    fam = "-6" if ":" in addr else "-4"
+    try:
+        out = subprocess.run(["ip", fam, "-o", "route", "get", addr], capture_output=True,
+                             text=True, timeout=5).stdout.split()
+    except (OSError, subprocess.TimeoutExpired):
+        return None, None
+    dev = out[out.index("dev") + 1] if "dev" in out else None
+    src = out[out.index("src") + 1] if "src" in out else None
+    return dev, src
+
+
+def _first_of(targets, version: int) -> str | None:
+    import ipaddress
+
+    for v, lo, _hi in targets.intervals:
+        if v == version:
+            return str(ipaddress.ip_address(lo) if v == 4 else ipaddress.IPv6Address(lo))
+    return None
+
+
+class _Reporter:
+    """Prints results as jscan did (open ports by default), or JSON lines."""
+
+    def __init__(self, args, out=None):
+        self.args = args
+        self.out = out or sys.stdout
+        self.fp = None
+        if not args.json:
+            self.out.write(f"{'address':<39} {'os':<28} {'service':<14} port\n")
+
+    def os_of(self, r) -> str | None:
+        if r.reply is None:
+            return None
+        if self.fp is None:
+            from ..fingerprint import P0fDatabase
+
+            self.fp = P0fDatabase.load()
+        from ..fingerprint import TCPSignatureInput
+
+        sig = TCPSignatureInput.from_ip(r.reply)
+        if sig is None:
+            return None
+        # our probes carry MSS 1460: the SYN+ACK's window may be sized from it
+        m = self.fp.match(sig, syn_mss=1460)
+        return m.label.text if m is not None and m.label is not None else None
+
+    def result(self, r) -> None:
+        from ..scan.targets import service_name
+
+        if r.state != "open" and not self.args.all:
+            return
+        os_label = self.os_of(r)
+        svc = service_name(r.port)
+        if self.args.json:
+            d = {"addr": r.addr, "port": r.port, "proto": "tcp", "state": r.state,
+                 "service": svc or None, "os": os_label, "ttl": r.ttl, "window": r.window,
+                 "reason": r.reason}
+            if r.icmp_from:
+                d["icmp_from"] = r.icmp_from
+            self.out.write(json.dumps(d) + "\n")
+        else:
+            st = "" if r.state == "open" else f" {r.state}"
+            self.out.write(f"{r.addr:<39} {(os_label or '?')[:28]:<28} {svc or '?':<14} "
+                           f"{r.port}/tcp{st}\n")
+        self.out.flush()
+
+    def close(self, counts: dict, elapsed_s: float, sent: int, mode: str) -> None:
+        if self.args.json:
+            self.out.write(json.dumps({"summary": True, "mode": mode, "open": counts.get("open", 0),
+                                       "closed": counts.get("closed", 0),
+                                       "filtered": counts.get("filtered", 0), "sent": sent,
+                                       "elapsed_s": round(elapsed_s, 3)}) + "\n")
+        else:
+            self.out.write(f"# {mode}: {counts.get('open', 0)} open, {counts.get('closed', 0)} closed, "
+                           f"{counts.get('filtered', 0)} filtered; {sent} probes in "
+                           f"{elapsed_s:.2f} s\n")
+        self.out.flush()
+
+
+def _run_raw(args, targets, ports) -> int:
+    import ipaddress
+    import os
+
+    from ..scan.engine import SynScanner
+
+    src4 = src6 = None
+    iface = args.interface
+    for v in sorted(targets.versions()):
+        first = _first_of(targets, v)
+        dev, src = _route(first)
+        if args.source and ipaddress.ip_address(args.source).version == v:
+            src = args.source
+        if v == 4:
+            src4 = src
+        else:
+            src6 = src
+        iface = iface or dev
+        if src is None and not args.listen_only:
+            raise ValueError(f"no IPv{v} source address to reach {first} (use -S)")
+    secret = args.key.encode() if args.key else os.urandom(16)
+    wait_ns = int(args.wait * 1e9)
+    scanner = SynScanner(targets, ports, secret=secret, src4=src4, src6=src6,
+                         rate_pps=args.rate, retries=0 if args.send_only else args.retries,
+                         wait_ns=wait_ns, source_port=args.source_port,
+                         listen_only=args.listen_only)
+    if args.send_only:
+        scanner.retries = args.retries  # blind re-sends: nobody tells this process who answered
+    if args.dry_run:
+        return _dry_run(args, scanner)
+    from ..capture import live
+    from ..fingerprint.tcpsig import link_ip_offset
+    from ..inject.l3 import L3Sender
+
+    rep = _Reporter(args)
+    cap = None
+    sender = None
+    t0 = time.monotonic_ns()
+    try:
+        if not args.send_only:
+            if iface is None:
+                raise ValueError("cannot tell which interface replies arrive on (use -i)")
+            cap = live.open_live(iface, filter="tcp or icmp or icmp6", immediate=True)
+        if not args.listen_only:
+            sender = L3Sender(families=sorted(targets.versions()))
+        idle_deadline = None
+        while not scanner.done:
+            now = time.monotonic_ns()
+            if sender is not None:
+                for pkt in scanner.poll_send(now, 512):
+                    try:
+                        sender.send(pkt)
+                    except OSError as e:  # e.g. no route, ENOBUFS: the probe stays unanswered
+                        print(f"wirekit scan: send: {e}", file=sys.stderr)
+                        break
+            if args.send_only and scanner.end_ns is not None:
+                break
+            if cap is not None:
+                dl = scanner.next_deadline()
+                timeout_ms = 0 if dl is None else max(0, min(50, (dl - now) // 1_000_000))
+                for b in cap.read_batches(int(timeout_ms)):
+                    for pkt in b.packets():
+                        off = link_ip_offset(pkt.linktype, pkt.data)
+                        if off is None:
+                            continue
+                        for r in scanner.receive(pkt.data[off:], time.monotonic_ns()):
+                            rep.result(r)
+                            idle_deadline = None
+            if args.listen_only:
+                # listen until --wait seconds pass without a matched reply
+                now = time.monotonic_ns()
+                if idle_deadline is None:
+                    idle_deadline = now + wait_ns
+                elif now >= idle_deadline:
+                    break
+                continue
+            for r in scanner.advance(time.monotonic_ns()):
+                rep.result(r)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if cap is not None:
+            cap.close()
+        if sender is not None:
+            sender.close()
+    mode = "send-only" if args.send_only else "listen-only" if args.listen_only else "syn scan"
+    rep.close(scanner.counts, (time.monotonic_ns() - t0) / 1e9, scanner.sent, mode)
+    return 0
+
+
+def _dry_run(args, scanner) -> int:
+    """Print every probe of the first pass, in sending order; send nothing."""
+    from ..fingerprint import TCPSignatureInput
+
+    for k in range(scanner.total):
+        sig = TCPSignatureInput.from_ip(scanner.build_syn(scanner.perm[k], 0))
+        if args.json:
+            print(json.dumps({"dst": sig.dst, "port": sig.dst_port, "src": sig.src,
+                              "src_port": sig.src_port, "seq": sig.seq}))
+        else:
+            print(f"SYN {sig.src}:{sig.src_port} -> {sig.dst}:{sig.dst_port} seq {sig.seq:#010x}")
+    print(f"# dry run: {scanner.total} probes per pass, up to {scanner.retries + 1} passes, "
+          f"rate {args.rate:g}/s", file=sys.stderr)
+    return 0
+
+
+def _run_connect(args, targets, ports) -> int:
+    """The unprivileged fallback: TCP connect() on asyncio, paced at --rate."""
+    import asyncio
+    import ipaddress
+
+    from ..scan.engine import Permutation, ScanResult
+
+    rep = _Reporter(args)
+    counts = {"open": 0, "closed": 0, "filtered": 0}
+    total = len(targets) * len(ports)
+    perm = Permutation(total, __import__("os").urandom(16))
+    timeout = max(args.wait, 0.2) * (args.retries + 1)
+    t0 = time.monotonic()
+
+    async def probe(i: int, sem) -> None:
+        t, p = divmod(i, len(ports))
+        v, a = targets.address(t)
+        addr = str(ipaddress.ip_address(a) if v == 4 else ipaddress.IPv6Address(a))
+        port = ports[p]
+        async with sem:
+            try:
+                _r, w = await asyncio.wait_for(asyncio.open_connection(addr, port), timeout)
+                w.close()
+                state, reason = "open", "connect"
+            except ConnectionRefusedError:
+                state, reason = "closed", "refused"
+            except (asyncio.TimeoutError, OSError):
+                state, reason = "filtered", "no-response"
+        counts[state] += 1
+        rep.result(ScanResult(addr=addr, port=port, state=state, reason=reason))
+
+    async def main() -> None:
+        sem = asyncio.Semaphore(512)
+        tasks = []
+        gap = 1.0 / args.rate if args.rate > 0 else 0.0
+        for k in range(total):
+            tasks.append(asyncio.create_task(probe(perm[k], sem)))
+            if gap:
+                await asyncio.sleep(gap)
+            elif k % 512 == 0:
+                await asyncio.sleep(0)
+        await asyncio.gather(*tasks)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    rep.close(counts, time.monotonic() - t0, total, "connect scan (unprivileged)")
+    return 0
 
 
 # -- passive ------------------------------------------------------------------------------
