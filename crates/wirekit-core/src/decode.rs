@@ -239,7 +239,14 @@ pub fn decode_record(linktype: u32, data: &[u8], wire_len: u32) -> Summary {
                 _ => None,
             };
             let et = if linktype == LINKTYPE_LOOP { family(be) } else { family(le).or_else(|| family(be)) };
-            (4, Some(et.unwrap_or(0)))
+            // Some Linux captures put an EtherType in the last two bytes instead of a family
+            // (Wireshark's null dissector reads a value above 1500 there as an EtherType).
+            let et = match et {
+                Some(et) => et,
+                None if linktype == LINKTYPE_NULL && be16(data, 2) > 1500 => be16(data, 2),
+                None => 0,
+            };
+            (4, Some(et))
         }
         LINKTYPE_LINUX_SLL => {
             if data.len() < 16 {
@@ -791,6 +798,10 @@ mod tests {
             assert_eq!(s.l3_offset, 4);
             assert_eq!(s.ip_version == 4, ok, "lt {lt}");
         }
+        let mut et = vec![0, 0, 0x08, 0x00];
+        et.extend_from_slice(&p);
+        assert_eq!(decode(0, &et).ip_version, 4);
+        assert_eq!(decode(108, &et).ip_version, 0);
         let mut v6 = 30u32.to_le_bytes().to_vec();
         v6.extend_from_slice(&v6_udp(&[]));
         let s = decode(0, &v6);
