@@ -72,6 +72,8 @@ pub fn parse_wscale(opts: &[u8]) -> Option<u8> {
     None
 }
 
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+
 fn endpoint(addr: [u8; 16], port: u16) -> Endpoint {
     Endpoint { addr, port }
 }
@@ -92,7 +94,18 @@ impl Pipeline {
                 self.deadline = None;
             }
         }
-        let s = decode::decode_record(linktype, data, wire_len);
+        let mut s = decode::decode_record(linktype, data, wire_len);
+        let (mut data, mut linktype) = (data, linktype);
+        if s.ip_version == 0 && s.ethertype == ETHERTYPE_PPPOE_SESSION {
+            // PPPoE session (RFC 2516): 6-byte PPPoE header, then the 2-byte PPP protocol
+            // (0x0021 IPv4, 0x0057 IPv6, RFC 1332 / RFC 5072). Decode the IP inside as raw IP.
+            let l3 = s.l3_offset as usize;
+            if data.len() >= l3 + 8 && matches!(u16::from_be_bytes([data[l3 + 6], data[l3 + 7]]), 0x0021 | 0x0057) {
+                data = &data[l3 + 8..];
+                linktype = decode::LINKTYPE_RAW;
+                s = decode::decode(linktype, data);
+            }
+        }
         if s.ip_version == 0 {
             self.non_ip += 1;
             return;

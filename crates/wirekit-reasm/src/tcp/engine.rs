@@ -328,7 +328,13 @@ impl TcpReassembler {
 
     fn new_conn(&mut self, now_ns: i64, nk: NormKey, src: Endpoint, dst: Endpoint, s: &Segment) {
         let syn_only = s.flags & (SYN | ACK | RST) == SYN;
-        let midstream = !syn_only && self.cfg.midstream && s.flags & RST == 0 && (s.flags & ACK != 0);
+        // Midstream pickup needs evidence of a live connection: a SYN/ACK or data (a bare
+        // ACK or FIN is more often the tail of a connection that just closed).
+        let midstream = !syn_only
+            && self.cfg.midstream
+            && s.flags & (RST | FIN) == 0
+            && s.flags & ACK != 0
+            && (s.flags & SYN != 0 || !s.payload.is_empty());
         if !syn_only && !midstream {
             self.stats.ignored_no_conn += 1;
             return;
@@ -542,7 +548,7 @@ impl TcpReassembler {
             c.state = State::SynReceived;
             self.set_wscale(now_ns, c);
             c.halves[1].window = s.window as u32;
-            self.on_ack(now_ns, c, 1, s.ack);
+            self.on_ack(now_ns, c, 0, s.ack);
             if !s.payload.is_empty() {
                 self.on_data(now_ns, c, 1, s.seq.wrapping_add(1), s.payload);
             }
@@ -559,7 +565,8 @@ impl TcpReassembler {
     }
 
     fn on_segment_body_syn(&mut self, now_ns: i64, c: &mut Conn, s: &Segment) -> Next {
-        self.on_ack(now_ns, c, 0, s.ack);
+        // The client's SYN/ACK acknowledges the server's SYN (half 1).
+        self.on_ack(now_ns, c, 1, s.ack);
         Next::Keep
     }
 
