@@ -44,6 +44,7 @@ fn event_tuple<'py>(py: Python<'py>, e: &DefragEvent) -> PyResult<Bound<'py, PyT
             e.key.proto.into_pyobject(py)?.into_any(),
             e.frag_offset.into_pyobject(py)?.into_any(),
             e.byte_count.into_pyobject(py)?.into_any(),
+            e.count.into_pyobject(py)?.into_any(),
         ],
     )
 }
@@ -78,7 +79,7 @@ impl Defragmenter {
     #[pyo3(signature = (
         policy="bsd", policy_by_cidr=None, timeout_ns=30_000_000_000,
         max_fragments_per_datagram=256, max_datagrams=8192, max_bytes=33_554_432,
-        max_datagram_len=65_535, cap_policy="evict_oldest"
+        max_datagram_len=65_535, cap_policy="evict_oldest", cap_event_interval_ns=1_000_000_000
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -90,6 +91,7 @@ impl Defragmenter {
         max_bytes: u64,
         max_datagram_len: u32,
         cap_policy: &str,
+        cap_event_interval_ns: i64,
     ) -> PyResult<Self> {
         let default: OverlapPolicy =
             policy.parse().map_err(|e| PyValueError::new_err(format!("{e}")))?;
@@ -117,6 +119,7 @@ impl Defragmenter {
             timeout_ns,
             cap_policy,
             policies: table,
+            cap_event_interval_ns,
         };
         Ok(Defragmenter { inner: Engine::new(cfg) })
     }
@@ -124,7 +127,7 @@ impl Defragmenter {
     /// Push every frame of a batch. Returns `(reassembled, events)`: the packets completed by
     /// this batch (each with the completing fragment's ts_ns, linktype and interface), and
     /// the anomaly/expiry events as tuples `(ts_ns, code, cap, ip_version, src, dst, ip_id,
-    /// proto, frag_offset, byte_count)`. Datagrams past their deadline (by the frames'
+    /// proto, frag_offset, byte_count, count)`. Datagrams past their deadline (by the frames'
     /// timestamps) are expired on the way.
     fn push_batch<'py>(
         &mut self,

@@ -55,6 +55,9 @@ class DefragAnomaly:
     frag_offset: int  #: byte offset of the fragment concerned (0 for datagram-level events)
     byte_count: int  #: bytes concerned: the fragment's payload, or what a dropped datagram held
     cap: str | None = None  #: for frag_cap_hit: "fragments_per_datagram", "datagrams" or "bytes"
+    #: occurrences this event stands for: 1, except rate-limited frag_cap_hit events (this
+    #: hit plus those suppressed since the previous one of the same cap; see Defragmenter)
+    count: int = 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,7 +76,7 @@ class DefragStats:
 
 
 def _event(t: tuple) -> DefragAnomaly:
-    ts_ns, code, cap, ip_version, src, dst, ip_id, proto, frag_offset, byte_count = t
+    ts_ns, code, cap, ip_version, src, dst, ip_id, proto, frag_offset, byte_count, count = t
     return DefragAnomaly(
         code=code,
         ts_ns=ts_ns,
@@ -85,6 +88,7 @@ def _event(t: tuple) -> DefragAnomaly:
         frag_offset=frag_offset,
         byte_count=byte_count,
         cap=cap,
+        count=count,
     )
 
 
@@ -97,7 +101,9 @@ class Defragmenter:
     datagram is dropped this long after its first fragment (default 30 s, Linux's
     ipfrag_time). Caps: `max_fragments_per_datagram`, `max_datagrams`, `max_bytes`,
     `max_datagram_len` (<= 65535); `cap_policy` "evict_oldest" (default) or "drop_new"
-    says what a datagram/byte cap does. Every cap hit is a `frag_cap_hit` event.
+    says what a datagram/byte cap does. Every cap hit is counted (`stats.anomalies`); its
+    `frag_cap_hit` events are rate-limited to one per cap kind per `cap_event_interval_s`
+    of capture time (default 1 s; 0 = an event per hit), each with the `count` it stands for.
     """
 
     __slots__ = ("_engine", "policy")
@@ -114,6 +120,7 @@ class Defragmenter:
         max_bytes: int = 32 << 20,
         max_datagram_len: int = 65535,
         cap_policy: str = "evict_oldest",
+        cap_event_interval_s: float = 1.0,
     ) -> None:
         if timeout_ns is None:
             timeout_ns = int(round((30.0 if timeout_s is None else timeout_s) * 1e9))
@@ -129,6 +136,7 @@ class Defragmenter:
             max_bytes=max_bytes,
             max_datagram_len=max_datagram_len,
             cap_policy=cap_policy,
+            cap_event_interval_ns=int(round(cap_event_interval_s * 1e9)),
         )
 
     def feed(self, packet_or_batch) -> list:
