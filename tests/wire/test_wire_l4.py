@@ -44,7 +44,7 @@ def test_tcp_syn_fields():
     assert t.verify_checksum(IP4, SYN)
     assert t.build() == SYN
     assert str(t) == ("TCP 1234 > 80: Flags [S], seq 1, ack 0, win 65535, options "
-                      "[mss 1460, sack_permitted, TS val 1 ecr 0, wscale 7]")
+                      "[mss 1460, sackOK, TS val 1 ecr 0, wscale 7]")
 
 
 def test_tcp_construct_computes_offset_and_checksum():
@@ -104,6 +104,12 @@ def test_tcp_option_table(raw, expected, ok):
     assert parsed_ok is ok
     assert [(o.kind, o.value) for o in opts] == expected
     assert b"".join(o.build() for o in opts) == raw
+
+
+def test_tcp_option_text():
+    opts, _ = parse_options(h("0101 0512 00000064 000000c8 0000012c 00000190 0402 1e04abcd"))
+    assert [str(o) for o in opts] == ["nop", "nop", "sack 2 {100:200}{300:400}", "sackOK",
+                                      "mptcp-30 0xabcd"]
 
 
 def test_tcp_option_json():

@@ -180,13 +180,16 @@ class TCPOption:
                       check_uint(len(self.data) + 2, 8, "option length"))) + self.data
 
     def __str__(self) -> str:
+        # tcpdump's spellings (print-tcp.c) where it has one.
         v = self.value
+        if self.kind == 4 and not self.malformed and not self.data:
+            return "sackOK"
         if v is None:
             return self.name
         if self.kind == 8 and isinstance(v, tuple):
             return f"TS val {v[0]} ecr {v[1]}"
         if self.kind == 5 and isinstance(v, list):
-            return "sack " + " ".join(f"{a}:{b}" for a, b in v)
+            return f"sack {len(v)} " + "".join(f"{{{a}:{b}}}" for a, b in v)
         if isinstance(v, bytes):
             return f"{self.name}-{self.kind} 0x{v.hex()}"
         return f"{self.name} {v}"
