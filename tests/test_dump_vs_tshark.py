@@ -21,6 +21,24 @@ import pytest
 
 from conftest import corpus_files, require_tool
 
+#: Differences that are not bugs, each with its reason. Any other difference fails the test.
+KNOWN_DIFFERENCES = {
+    # LINKTYPE_IPV4 (228) carrying an IPv6 packet: tcpdump (the .out file beside it) and
+    # wirekit honour the link type and flag the version ("[version 6 != 4] (invalid)");
+    # tshark dissects by the version nibble.
+    ("LINKTYPE_IPV4_invalid.pcap", 1): "tshark sees IPv4, wirekit ip=None",
+    # An AH header with payload length 0 ((0+2)*4 = 8 bytes, RFC 4302 2.2): tshark stops at
+    # AH; wirekit walks on to ICMPv6 as Zeek does (ipv6_zero_len_ah.zeek...output: nxt=58).
+    ("ipv6_zero_len_ah.pcap", 5): "ipv6 proto: tshark=51 wirekit=58",
+}
+
+#: Encapsulations wirekit does not decode (README, "not supported"): the frame stops at the
+#: link layer with the ethertype kept; tshark decodes the IP inside.
+UNSUPPORTED_ENCAPSULATION = {
+    "mixed-vlan-mpls.pcap": "MPLS", "mpls-in-vlan.pcap": "MPLS", "pppoe.pcap": "PPPoE",
+    "pppoe-over-qinq.pcap": "PPPoE", "nflog-http.pcap": "NFLOG (linktype 239)", "vntag.pcap": "VN-Tag",
+}
+
 CAPTURES = [p for p in corpus_files("decode/**/*.pcap", "decode/**/*.pcapng", "banners/*.pcap")]
 
 FIELDS = [
@@ -160,5 +178,9 @@ def test_dump_json_fields_equal_tshark(path):
     problems = []
     for t, w in zip(theirs, ours):
         for d in compare(t, w):
+            if KNOWN_DIFFERENCES.get((path.name, int(t["frame.number"]))) == d:
+                continue
+            if path.name in UNSUPPORTED_ENCAPSULATION and d.startswith("tshark sees IPv") and "ip" not in w:
+                continue
             problems.append(f"frame {t['frame.number']}: {d}")
     assert not problems, "\n".join(problems[:40])
