@@ -211,3 +211,27 @@ def test_fanout_group_shares_packets():
         # Hash fanout: every packet goes to exactly one member, a flow to one member.
         assert sum(counts) == 8
         assert sorted(counts) in ([0, 8], [4, 4])
+
+
+def test_breakloop_from_signal_handler_and_ctrl_c():
+    import signal
+    import time
+
+    require_lab()
+    with Lab(1) as lab:
+        with lab.hosts[0].inside():
+            cap = open_live("lo")
+        with cap:
+            old = signal.signal(signal.SIGALRM, lambda *_: cap.breakloop())
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0.3)
+                t0 = time.monotonic()
+                assert list(cap.batches()) == []  # nothing on lo; returns on breakloop
+                assert 0.25 < time.monotonic() - t0 < 2.0
+                signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
+                signal.setitimer(signal.ITIMER_REAL, 0.2)
+                with pytest.raises(KeyboardInterrupt):
+                    cap.read_batches(-1)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, old)

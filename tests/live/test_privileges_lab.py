@@ -26,7 +26,7 @@ WITHOUT_CAPS = ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all"]
 
 
 @pytest.fixture(scope="module")
-def nobody_python(tmp_path_factory):
+def nobody_python():
     """(interpreter, PYTHONPATH) that user nobody can run: this interpreter and wirekit often
     live under /root (mode 700), so wirekit is copied to a world-readable temporary folder and
     run with the system python3 when this one is out of nobody's reach."""
@@ -34,7 +34,24 @@ def nobody_python(tmp_path_factory):
         pytest.skip("needs root and setpriv")
     import wirekit
 
-    root = tmp_path_factory.mktemp("nobody")
+    import pathlib
+    import tempfile
+
+    # Not pytest's tmp_path: other pytest runs on the machine prune those folders.
+    root = pathlib.Path(tempfile.mkdtemp(prefix="wirekit-nobody-"))
+    try:
+        found = _nobody_python(root)
+        if isinstance(found, str):
+            pytest.skip(found)
+        yield found
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _nobody_python(root) -> tuple[str, str] | str:
+    """(interpreter, PYTHONPATH), or why there is none."""
+    import wirekit
+
     dest = root / "wirekit"
     shutil.copytree(os.path.dirname(wirekit.__file__), dest, ignore=shutil.ignore_patterns("__pycache__"))
     for dirpath, dirnames, filenames in os.walk(root):
@@ -42,11 +59,7 @@ def nobody_python(tmp_path_factory):
             os.chmod(os.path.join(dirpath, d), 0o755)
         for f in filenames:
             os.chmod(os.path.join(dirpath, f), 0o644)
-    os.chmod(root, 0o755)  # import lists this folder: read + search
-    d = os.path.dirname(str(root))
-    while d != "/":  # every parent must be searchable by nobody
-        os.chmod(d, os.stat(d).st_mode | 0o011)
-        d = os.path.dirname(d)
+    os.chmod(root, 0o755)  # import lists this folder: read + search (/tmp is searchable)
     require_lab("setpriv")
     with Lab(1) as lab:  # probe the way the tests run: `ip netns exec` (its own mount view)
         for python in (sys.executable, "/usr/bin/python3"):
@@ -55,7 +68,7 @@ def nobody_python(tmp_path_factory):
             if r.returncode == 0:
                 return python, str(root)
             why = r.stderr.strip().splitlines()[-1:] if r.stderr.strip() else [f"status {r.returncode}"]
-    pytest.skip(f"no interpreter that user nobody can run imports wirekit: {why[0]}")
+    return f"no interpreter that user nobody can run imports wirekit: {why[0]}"
 
 
 def _py(host, code: str, prefix=(), timeout=20, python=None):

@@ -25,6 +25,7 @@ import fcntl
 import select
 import socket
 import struct
+import time
 from dataclasses import dataclass
 from typing import AsyncIterator, Iterator, Sequence
 
@@ -55,6 +56,8 @@ LINKTYPE_LINUX_SLL = 113
 _ARPHRD_RAW_LINKTYPE = {1: LINKTYPE_ETHERNET, 772: LINKTYPE_ETHERNET, 65534: LINKTYPE_RAW}
 
 _SIOCGIFHWADDR = 0x8927
+#: Longest single wait inside read_batches, in ms (how soon breakloop() takes effect).
+_WAIT_SLICE_MS = 200
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -168,7 +171,8 @@ class LiveCapture:
             self._epoll = select.epoll()
             for r in self._rings:
                 self._epoll.register(r.fileno(), select.EPOLLIN)
-        self._started = False
+        self._break = False
+        self._stop = False
 
     # -- metadata ------------------------------------------------------------------------
     @property
@@ -232,26 +236,50 @@ class LiveCapture:
         return prog.filter_batch(batch) if prog is not None and len(batch) else batch
 
     def read_batches(self, timeout_ms: int = -1) -> list[Batch]:
-        """Waits up to timeout_ms (-1: forever) and returns the non-empty batches ready."""
+        """Waits up to timeout_ms (-1: until packets come or breakloop()) and returns the
+        non-empty batches ready. Python signal handlers run while it waits (Ctrl-C raises
+        KeyboardInterrupt here)."""
         if not self._rings:
             raise ValueError("capture is closed")
+        deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
+        while True:
+            # Wait in short slices so that breakloop() from a signal handler is seen promptly.
+            slice_ms = _WAIT_SLICE_MS
+            if deadline is not None:
+                slice_ms = max(0, min(slice_ms, int((deadline - time.monotonic()) * 1000)))
+            out = self._read_once(slice_ms)
+            if out or self._break or not self._rings:
+                self._break = False
+                return out
+            if deadline is not None and time.monotonic() >= deadline:
+                return out
+
+    def _read_once(self, timeout_ms: int) -> list[Batch]:
         out = []
         if len(self._rings) == 1:
             b = self._filtered(0, self._rings[0].next_batch(timeout_ms))
             if len(b):
                 out.append(b)
             return out
-        self._epoll.poll(timeout_ms / 1000 if timeout_ms >= 0 else -1)
+        self._epoll.poll(timeout_ms / 1000)
         for i, r in enumerate(self._rings):
             b = self._filtered(i, r.read_ready())
             if len(b):
                 out.append(b)
         return out
 
+    def breakloop(self) -> None:
+        """Makes a waiting read_batches()/batches() return (as pcap_breakloop); safe to call
+        from a signal handler."""
+        self._break = True
+        self._stop = True
+
     def batches(self, *, idle_timeout_ms: int | None = None) -> Iterator[Batch]:
-        """Yields batches until close(), or until no packet came for idle_timeout_ms."""
+        """Yields batches until close() or breakloop(), or until no packet came for
+        idle_timeout_ms."""
         wait = -1 if idle_timeout_ms is None else int(idle_timeout_ms)
-        while self._rings:
+        self._stop = False
+        while self._rings and not self._stop:
             got = self.read_batches(wait)
             if not got and idle_timeout_ms is not None:
                 return
