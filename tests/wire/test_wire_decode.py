@@ -143,6 +143,13 @@ def test_truncated_layers(cut, layers, anomaly):
     assert d.anomalies == [anomaly]
 
 
+def test_summary_when_the_network_header_fails():
+    frame = tcp_frame()
+    assert decode_bytes(frame[:30], wire_len=len(frame)).summary_line() == (
+        "ethertype 0x0800, length 30 [truncated_header]")
+    assert decode_bytes(frame[:10]).summary_line() == "linktype 1, length 10 [truncated_header]"
+
+
 def test_bad_tcp_header_len():
     frame = bytearray(tcp_frame())
     frame[46] = 0x40  # data offset 4

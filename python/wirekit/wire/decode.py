@@ -650,6 +650,9 @@ def _summary_body(d: Decoded) -> str:
         if d.unknown_layer is not None:
             return (f"{d.unknown_layer} 0x{d.unknown_type:04x}, "
                     f"length {len(d.unknown_payload)}")
+        inner = d.vlan[-1].type if d.vlan else getattr(d.link, "type", None)
+        if inner is not None:  # the network header did not decode (see the anomalies)
+            return f"ethertype 0x{inner:04x}, length {len(d.data)}"
         return f"linktype {d.linktype}, length {len(d.data)}"
     fam = "IP" if ip.version == 4 else "IP6"
     tcp, udp, icmp = d.tcp, d.udp, d.icmp
