@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "banners": "banners",
     "scan": "scan",
     "trace": "trace",
+    "streams": "streams",
 }
 
 

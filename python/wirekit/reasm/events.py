@@ -64,6 +64,7 @@ class StreamOpened:
     key: StreamKey
     ts_ns: int
     midstream: bool = False  #: picked up without seeing the handshake (direction guessed)
+    first_ts_ns: int = 0  #: capture time of the connection's first segment (its SYN), ns
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -106,6 +107,7 @@ class StreamClosed:
     reason: str
     fin_from_client: bool = False
     fin_from_server: bool = False
+    last_ts_ns: int = 0  #: capture time of the connection's last segment, ns
 
     @property
     def state(self) -> str:
@@ -122,6 +124,7 @@ class StreamReset:
     key: StreamKey
     ts_ns: int
     direction: Direction
+    last_ts_ns: int = 0  #: capture time of the connection's last segment (the RST), ns
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,6 +137,7 @@ class StreamTimedOut:
     ts_ns: int
     fin_from_client: bool = False
     fin_from_server: bool = False
+    last_ts_ns: int = 0  #: capture time of the connection's last segment, ns
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -186,7 +186,8 @@ class Reassembler:
                 out.append(StreamData(conn_id=t[1], key=self._key(t), ts_ns=t[6],
                                       direction=Direction(t[2]), offset=t[3], data=t[5]))
             elif kind == 0:
-                ev = StreamOpened(conn_id=t[1], key=self._key(t), ts_ns=t[6], midstream=bool(t[7] & 1))
+                ev = StreamOpened(conn_id=t[1], key=self._key(t), ts_ns=t[6], midstream=bool(t[7] & 1),
+                                  first_ts_ns=t[3])
                 out.append(ev)
                 if self.want is not None:
                     self._decide(ev, out)
@@ -199,16 +200,17 @@ class Reassembler:
                           else "reused" if flags & _CLOSED_REUSED else "fin")
                 out.append(StreamClosed(conn_id=t[1], key=self._key(t), ts_ns=t[6], reason=reason,
                                         fin_from_client=bool(flags & _FIN_CLIENT),
-                                        fin_from_server=bool(flags & _FIN_SERVER)))
+                                        fin_from_server=bool(flags & _FIN_SERVER), last_ts_ns=t[3]))
                 self._keys.pop(t[1], None)
             elif kind == 4:
-                out.append(StreamReset(conn_id=t[1], key=self._key(t), ts_ns=t[6], direction=Direction(t[2])))
+                out.append(StreamReset(conn_id=t[1], key=self._key(t), ts_ns=t[6], direction=Direction(t[2]),
+                                       last_ts_ns=t[3]))
                 self._keys.pop(t[1], None)
             elif kind == 5:
                 flags = t[7]
                 out.append(StreamTimedOut(conn_id=t[1], key=self._key(t), ts_ns=t[6],
                                           fin_from_client=bool(flags & _FIN_CLIENT),
-                                          fin_from_server=bool(flags & _FIN_SERVER)))
+                                          fin_from_server=bool(flags & _FIN_SERVER), last_ts_ns=t[3]))
                 self._keys.pop(t[1], None)
             elif kind == 7:
                 key = self._key(t) if t[1] else None

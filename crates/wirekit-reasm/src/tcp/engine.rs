@@ -167,6 +167,7 @@ struct Conn {
     midstream: bool,
     /// halves[0]: bytes the client sends (TO_SERVER); halves[1]: bytes the server sends.
     halves: [Half; 2],
+    first_ts: i64,
     last_ts: i64,
     wscale_ok: bool,
 }
@@ -374,6 +375,7 @@ impl TcpReassembler {
             opened: false,
             midstream,
             halves: [Half::new(), Half::new()],
+            first_ts: now_ns,
             last_ts: now_ns,
             wscale_ok: false,
         };
@@ -430,8 +432,9 @@ impl TcpReassembler {
         }
         // The idle timeout replaces the handshake timeout; the heap entry is a lower bound.
         self.timers.push(Reverse((now_ns + self.cfg.idle_timeout_ns, c.id)));
-        let mid = c.midstream;
+        let (mid, first) = (c.midstream, c.first_ts);
         let e = self.emit(EventKind::Opened, c, 0, now_ns);
+        e.offset = first as u64;
         if mid {
             e.flags |= OPENED_MIDSTREAM;
         }
@@ -690,7 +693,8 @@ impl TcpReassembler {
             for i in 0..2 {
                 self.deliver(now_ns, c, i, true);
             }
-            self.emit(EventKind::Reset, c, from as u8, now_ns);
+            let last = c.last_ts;
+            self.emit(EventKind::Reset, c, from as u8, now_ns).offset = last as u64;
         }
         Next::Remove
     }
@@ -921,8 +925,10 @@ impl TcpReassembler {
         if c.halves[1].fin_seen {
             f |= STATE_FIN_FROM_SERVER;
         }
+        let last = c.last_ts;
         let e = self.emit(kind, c, 0, now_ns);
         e.flags = f;
+        e.offset = last as u64;
     }
 
     fn evict_one(&mut self, now_ns: i64) {

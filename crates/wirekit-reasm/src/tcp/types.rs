@@ -93,6 +93,8 @@ pub struct Event {
     pub key: ConnKey,
     pub dir: u8,
     /// Stream offset of the first byte (Data, Gap), in bytes from the start of `dir`.
+    /// Opened: ts_ns of the connection's first segment; Closed/Reset/TimedOut/EndOfInput:
+    /// ts_ns of its last segment.
     pub offset: u64,
     /// Byte count (Data, Gap).
     pub len: u64,
