@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import struct
 import tempfile
 
 import pytest
@@ -235,3 +236,38 @@ def test_breakloop_from_signal_handler_and_ctrl_c():
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, old)
+
+
+@pytest.mark.parametrize("expr", [None, "vlan 100 and udp"])
+def test_vlan_tags_put_back_like_tcpdump(expr):
+    """On receive the kernel strips the 802.1Q tag into metadata; both captures must show it
+    in the bytes. (a sends tagged frames raw; b, which has no VLAN device, captures them.)"""
+    from wirekit.inject import L2Sender
+
+    require_lab("tcpdump")
+    with Lab(2) as lab, tempfile.TemporaryDirectory() as tmp:
+        a, b = lab.hosts
+        path = os.path.join(tmp, "vlan.pcap")
+        mac_a, mac_b = (bytes.fromhex(h.mac.replace(":", "")) for h in (a, b))
+        frames = []
+        for i, (tpid, tci) in enumerate([(0x8100, 0xA064), (0x8100, 0x0064), (0x88A8, 0x0064), (0x8100, 0x00C8)]):
+            udp = struct.pack("!HHHH", 5000 + i, 6000, 8 + 6, 0) + b"vlan-%d" % i
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0,
+                             bytes([10, 78, 0, 1]), bytes([10, 78, 0, 2]))
+            frames.append(mac_b + mac_a + struct.pack("!HH", tpid, tci) + b"\x08\x00" + ip + udp)
+        with b.inside():
+            cap = open_live(b.ifname, filter=expr, timeout_ms=20)
+        with cap:
+            td = start_tcpdump(b, path, expr)
+            with a.inside(), L2Sender(a.ifname) as l2:
+                for f in frames:
+                    l2.send(f)
+            stop_tcpdump(td)
+            got = _collect(cap)
+        want = _records_file(path)
+        mine = [d for _, _, d in got if d.startswith(mac_b + mac_a)]
+        if expr is None:
+            assert mine == frames  # every tag back in place, 802.1ad too, priority bits kept
+        else:
+            assert mine == frames[:3]  # VLAN id 100; libpcap's `vlan` takes TPID 0x8100, 0x88a8, 0x9100
+        _assert_same(got, want)

@@ -15,13 +15,15 @@ The receive loop (waiting on the ring with the GIL released, copying every ready
 into one batch) runs in Rust (`wirekit._core.LiveRing`). The filter is compiled by libpcap
 (`wirekit.capture.bpf`) before any socket opens, so a bad expression fails first; it runs
 in the kernel on a named interface, and in userland on "any" (the cooked socket there sees
-packets without the link header the program was compiled for).
+packets without the link header the program was compiled for) and for filters naming
+`vlan` (the kernel strips VLAN tags before socket filters run; the ring puts them back).
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
+import re
 import select
 import socket
 import struct
@@ -56,6 +58,10 @@ LINKTYPE_LINUX_SLL = 113
 _ARPHRD_RAW_LINKTYPE = {1: LINKTYPE_ETHERNET, 772: LINKTYPE_ETHERNET, 65534: LINKTYPE_RAW}
 
 _SIOCGIFHWADDR = 0x8927
+#: Filters that test VLAN tags run in userland: the kernel strips the tag into metadata before
+#: a socket filter sees the frame (libpcap patches its live programs with BPF extensions for
+#: this); the ring puts the tag back in the bytes, where a pcap_compile program finds it.
+_VLAN_WORD = re.compile(r"\bvlan\b")
 #: Longest single wait inside read_batches, in ms (how soon breakloop() takes effect).
 _WAIT_SLICE_MS = 200
 
@@ -137,9 +143,10 @@ class LiveCapture:
         # Compile every filter before opening anything: a bad expression fails first.
         self._kernel_progs: list[bpf.BpfProgram | None] = []
         self._user_progs: list[bpf.BpfProgram | None] = []
+        vlan_filter = bool(filter) and _VLAN_WORD.search(filter) is not None
         for itf in self._ifaces:
             prog = bpf.compile(filter, linktype=itf.linktype, snaplen=snaplen) if filter else None
-            in_kernel = prog is not None and not itf.cooked
+            in_kernel = prog is not None and not itf.cooked and not vlan_filter
             self._kernel_progs.append(prog if in_kernel else None)
             self._user_progs.append(None if in_kernel else prog)
         fan = _fanout_arg(fanout)
