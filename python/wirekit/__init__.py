@@ -19,6 +19,7 @@ except ImportError as e:  # pragma: no cover - only when the package was not bui
 
 from ._core import Batch, Packet
 from .capture import CaptureFile, LinkType, PcapngWriter, PcapWriter, open_capture
+from .capture.live import open_live
 from .errors import (
     BuildError,
     CaptureFileError,
@@ -29,6 +30,7 @@ from .errors import (
     TruncatedError,
     WirekitError,
 )
+from .privileges import drop_privileges
 
 __version__ = _core.__version__
 
@@ -52,4 +54,6 @@ __all__ = [
     "WirekitError",
     "open",
     "open_capture",
+    "open_live",
+    "drop_privileges",
 ]

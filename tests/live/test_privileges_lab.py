@@ -32,7 +32,6 @@ def nobody_python():
     run with the system python3 when this one is out of nobody's reach."""
     if shutil.which("setpriv") is None or os.geteuid() != 0:
         pytest.skip("needs root and setpriv")
-    import wirekit
 
     import pathlib
     import tempfile
