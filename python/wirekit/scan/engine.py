@@ -17,8 +17,9 @@ matched the same way. No per-probe table; replies from addresses not targeted ar
 ignored (and counted).
 
 States: ``open`` (SYN+ACK), ``closed`` (RST), ``filtered`` (ICMP unreachable, or no
-answer after ``retries`` re-sends). Pass 0 sends every probe; pass k re-sends the
-unanswered ones, starting ``retry_delay_ns`` after pass k-1 ended; after the last pass the
+answer after ``retries`` re-sends). Pass 0 sends every probe in permutation order; pass k
+re-sends the probes still unanswered when pass k-1 ended (their list, shuffled with the
+key: O(unanswered) memory and time), starting ``retry_delay_ns`` later; after the last pass the
 scanner waits ``wait_ns`` for late replies, then reports the still-unanswered probes as
 filtered and is done.
 
@@ -32,9 +33,12 @@ Guard rail: packets are only ever built for addresses in the `TargetSet`.
 
 from __future__ import annotations
 
+import array
 import hashlib
 import ipaddress
 import os
+import random
+import socket
 import struct
 from dataclasses import dataclass
 
@@ -220,6 +224,7 @@ class SynScanner:
         self.counts = {OPEN: 0, CLOSED: 0, FILTERED: 0}
         self._ip_id = int.from_bytes(self.secret[:2], "big")
         self._sport_cache: dict[int, int] = {}
+        self._order: array.array | None = None  # None: pass 0 walks the permutation
         self._templates()
 
     # -- probe identity -------------------------------------------------------------------
@@ -335,31 +340,51 @@ class SynScanner:
         if self.done or self.end_ns is not None or now_ns < self.pass_start_ns:
             return out
         budget = self.bucket.take(now_ns, max_count)
+        order = self._order
+        limit = len(order) if order is not None else self.total
         while budget > 0 and self.end_ns is None:
-            if self.cursor >= self.total:
+            if self.cursor >= limit:
                 self._end_pass(now_ns)
                 break
-            i = self.perm[self.cursor]
+            i = order[self.cursor] if order is not None else self.perm[self.cursor]
             self.cursor += 1
             if self.pass_no and self._is_answered(i):
-                continue
+                continue  # answered since this retry pass was planned
             out.append(self.build_syn(i, self.pass_no))
             budget -= 1
-        if self.cursor >= self.total and self.end_ns is None:
+        if self.cursor >= limit and self.end_ns is None and now_ns >= self.pass_start_ns:
             self._end_pass(now_ns)
         if budget > 0 and self.bucket.rate > 0:
             self.bucket.tokens += budget  # unused tokens go back
         self.sent += len(out)
         return out
 
+    def _unanswered_indices(self) -> array.array:
+        out = array.array("Q")
+        bm = self.answered
+        total = self.total
+        for byte_i, b in enumerate(bm):
+            if b == 0xFF:
+                continue
+            base = byte_i * 8
+            for bit in range(8):
+                if not b & (1 << bit) and base + bit < total:
+                    out.append(base + bit)
+        return out
+
     def _end_pass(self, now_ns: int) -> None:
-        if self.pass_no < self.retries and any(
-                not self._is_answered(i) for i in range(self.total)):
-            self.pass_no += 1
-            self.cursor = 0
-            self.pass_start_ns = now_ns + self.retry_delay_ns
-        else:
-            self.end_ns = now_ns
+        if self.pass_no < self.retries:
+            todo = self._unanswered_indices()
+            if todo:
+                # Retry only the unanswered probes, in a keyed shuffled order (O(unanswered),
+                # not another walk of the whole permutation).
+                random.Random(self.secret + bytes([self.pass_no])).shuffle(todo)
+                self._order = todo
+                self.pass_no += 1
+                self.cursor = 0
+                self.pass_start_ns = now_ns + self.retry_delay_ns
+                return
+        self.end_ns = now_ns
 
     def advance(self, now_ns: int) -> list[ScanResult]:
         """Finish the scan once the final wait is over: unanswered probes are filtered."""
@@ -367,20 +392,18 @@ class SynScanner:
             return []
         self.done = True
         out = []
-        for i in range(self.total):
-            if not self._is_answered(i):
-                v, a, port = self.probe(i)
-                out.append(ScanResult(addr=str(ipaddress.ip_address(a) if v == 4 else
-                                               ipaddress.IPv6Address(a)), port=port,
-                                      state=FILTERED, reason="no-response", ts_ns=now_ns))
+        for i in self._unanswered_indices():
+            v, a, port = self.probe(i)
+            out.append(ScanResult(addr=str(ipaddress.ip_address(a) if v == 4 else
+                                           ipaddress.IPv6Address(a)), port=port,
+                                  state=FILTERED, reason="no-response", ts_ns=now_ns))
         self.counts[FILTERED] += len(out)
         return out
 
     def unanswered(self):
         """Iterate (version, address int, port) of probes without an answer so far."""
-        for i in range(self.total):
-            if not self._is_answered(i):
-                yield self.probe(i)
+        for i in self._unanswered_indices():
+            yield self.probe(i)
 
     # -- receiving -------------------------------------------------------------------------
     def receive(self, ip: bytes | memoryview, now_ns: int) -> list[ScanResult]:
@@ -421,7 +444,8 @@ class SynScanner:
             self.duplicates += 1
             return []
         self._mark(idx)
-        addr = str(ipaddress.ip_address(src) if v == 4 else ipaddress.IPv6Address(src))
+        addr = socket.inet_ntop(socket.AF_INET, ip[12:16]) if v == 4 else \
+            socket.inet_ntop(socket.AF_INET6, ip[8:24])
         if flags & 0x04:
             state, reason, reply = CLOSED, "rst", None
         elif flags & 0x02:

@@ -12,6 +12,7 @@ Ports: ``22,80,8000-8100``, ``-`` (1-65535), or the top-N list.
 from __future__ import annotations
 
 import bisect
+import functools
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -256,6 +257,7 @@ _FALLBACK_SERVICES = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def service_name(port: int) -> str:
     """The system services database's name for a TCP port, else a bundled one, else ''."""
     try:

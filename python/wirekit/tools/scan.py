@@ -174,7 +174,8 @@ class _Reporter:
             st = "" if r.state == "open" else f" {r.state}"
             self.out.write(f"{r.addr:<39} {(os_label or '?')[:28]:<28} {svc or '?':<14} "
                            f"{r.port}/tcp{st}\n")
-        self.out.flush()
+        if r.state == "open":
+            self.out.flush()  # open ports show at once; the rest goes out in blocks
 
     def close(self, counts: dict, elapsed_s: float, sent: int, mode: str) -> None:
         if self.args.json:
@@ -221,8 +222,6 @@ def _run_raw(args, targets, ports) -> int:
         return _dry_run(args, scanner)
     from ..capture import live
     from ..fingerprint.tcpsig import link_ip_offset
-    from ..inject.l3 import L3Sender
-
     rep = _Reporter(args)
     cap = None
     sender = None
@@ -231,9 +230,14 @@ def _run_raw(args, targets, ports) -> int:
         if not args.send_only:
             if iface is None:
                 raise ValueError("cannot tell which interface replies arrive on (use -i)")
-            cap = live.open_live(iface, filter="tcp or icmp or icmp6", immediate=True)
+            # only what comes to us: our own outgoing SYNs are not worth a Python call each
+            ours = [a for a in (src4, src6) if a]
+            flt = "(tcp or icmp or icmp6)"
+            if ours:
+                flt += " and (" + " or ".join(f"dst host {a}" for a in ours) + ")"
+            cap = live.open_live(iface, filter=flt, immediate=True)
         if not args.listen_only:
-            sender = L3Sender(families=sorted(targets.versions()))
+            sender = _RawSender(sorted(targets.versions()))
         idle_deadline = None
         while not scanner.done:
             now = time.monotonic_ns()
@@ -277,6 +281,39 @@ def _run_raw(args, targets, ports) -> int:
     mode = "send-only" if args.send_only else "listen-only" if args.listen_only else "syn scan"
     rep.close(scanner.counts, (time.monotonic_ns() - t0) / 1e9, scanner.sent, mode)
     return 0
+
+
+class _RawSender:
+    """IP_HDRINCL raw sockets (as wirekit.inject.l3.L3Sender opens them), sending straight
+    to the address in each probe: the scanner knows the family, so no per-packet parsing."""
+
+    def __init__(self, versions):
+        import socket
+
+        from ..privileges import privilege_error
+
+        self._socks = {}
+        for v in versions:
+            fam = socket.AF_INET if v == 4 else socket.AF_INET6
+            try:
+                self._socks[v] = socket.socket(fam, socket.SOCK_RAW | socket.SOCK_CLOEXEC,
+                                               socket.IPPROTO_RAW)
+            except PermissionError as e:
+                self.close()
+                raise privilege_error(e, f"opening a raw IPv{v} send socket") from None
+
+    def send(self, pkt: bytes) -> None:
+        import socket
+
+        if pkt[0] >> 4 == 4:
+            self._socks[4].sendto(pkt, (socket.inet_ntop(socket.AF_INET, pkt[16:20]), 0))
+        else:
+            self._socks[6].sendto(pkt, (socket.inet_ntop(socket.AF_INET6, pkt[24:40]), 0))
+
+    def close(self) -> None:
+        for s in self._socks.values():
+            s.close()
+        self._socks = {}
 
 
 def _dry_run(args, scanner) -> int:
