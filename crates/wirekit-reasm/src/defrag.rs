@@ -490,8 +490,12 @@ impl Defragmenter {
     ) {
         let i = DefragAnomaly::ALL.iter().position(|a| *a == anomaly).unwrap_or(0);
         self.stats.anomalies[i] += 1;
-        if let Some(d) = self.table.get_mut(&key) {
-            d.anomalies |= anomaly.bit();
+        // Datagram-level anomalies go into the datagram's mask (a hash lookup: skipped for
+        // cap hits and expiries, whose datagram is gone or not the point).
+        if !matches!(anomaly, DefragAnomaly::FragCapHit | DefragAnomaly::FragmentTimeout) {
+            if let Some(d) = self.table.get_mut(&key) {
+                d.anomalies |= anomaly.bit();
+            }
         }
         let mut count = 1;
         if let Some(kind) = cap {
@@ -525,15 +529,11 @@ impl Defragmenter {
         self.prune_order();
     }
 
-    /// Drop stale entries at the front, and compact when stale entries dominate (datagrams
-    /// that completed leave theirs behind), so `order` stays O(datagrams in progress).
+    /// Compact `order` when stale entries (of datagrams completed or evicted) dominate, so
+    /// it stays O(datagrams in progress). Amortised O(1); no hashing unless compacting.
+    /// Stale entries left at the front make `next_deadline` early, never late: `advance`
+    /// then just drops them.
     fn prune_order(&mut self) {
-        while let Some(&(_, key, generation)) = self.order.front() {
-            if self.table.get(&key).is_some_and(|d| d.generation == generation) {
-                break;
-            }
-            self.order.pop_front();
-        }
         if self.order.len() > 64 && self.order.len() > 2 * self.table.len() {
             let table = &self.table;
             self.order.retain(|(_, k, g)| table.get(k).is_some_and(|d| d.generation == *g));
@@ -563,7 +563,6 @@ impl Defragmenter {
                 let bytes = self.remove(&key);
                 self.stats.datagrams_evicted += 1;
                 self.event(now_ns, DefragAnomaly::FragCapHit, Some(cap), key, 0, bytes as u32);
-                self.prune_order();
                 return true;
             }
             if !live {
@@ -613,35 +612,32 @@ impl Defragmenter {
             }
         }
 
-        if !self.table.contains_key(&key) {
-            let generation = self.next_generation;
-            self.next_generation += 1;
-            let policy = self.cfg.policies.lookup(key.ip_version, &key.dst);
-            self.table.insert(
-                key,
-                Datagram {
-                    generation,
-                    first_ts_ns: now_ns,
-                    policy,
-                    held: Vec::new(),
-                    segs: Vec::new(),
-                    end: None,
-                    header: Vec::new(),
-                    l3_offset: 0,
-                    v6_next_header_pos: 0,
-                    v6_next_header: 0,
-                    fragment_count: 0,
-                    bytes: DATAGRAM_OVERHEAD,
-                    anomalies: 0,
-                },
-            );
-            self.order.push_back((now_ns.saturating_add(self.cfg.timeout_ns), key, generation));
-            self.stats.datagrams_in_progress += 1;
-            self.stats.bytes_buffered += DATAGRAM_OVERHEAD;
-        }
-
         let max_frags = self.cfg.max_fragments_per_datagram;
-        let d = self.table.get_mut(&key).expect("inserted above");
+        let deadline = now_ns.saturating_add(self.cfg.timeout_ns);
+        let (policies, stats, order, next_generation) =
+            (&self.cfg.policies, &mut self.stats, &mut self.order, &mut self.next_generation);
+        let d = self.table.entry(key).or_insert_with(|| {
+            let generation = *next_generation;
+            *next_generation += 1;
+            order.push_back((deadline, key, generation));
+            stats.datagrams_in_progress += 1;
+            stats.bytes_buffered += DATAGRAM_OVERHEAD;
+            Datagram {
+                generation,
+                first_ts_ns: now_ns,
+                policy: policies.lookup(key.ip_version, &key.dst),
+                held: Vec::new(),
+                segs: Vec::new(),
+                end: None,
+                header: Vec::new(),
+                l3_offset: 0,
+                v6_next_header_pos: 0,
+                v6_next_header: 0,
+                fragment_count: 0,
+                bytes: DATAGRAM_OVERHEAD,
+                anomalies: 0,
+            }
+        });
 
         if d.fragment_count >= max_frags {
             self.event(
@@ -723,6 +719,7 @@ impl Defragmenter {
         d.bytes += actual_charge;
         self.stats.bytes_buffered += actual_charge;
         self.stats.peak_bytes_buffered = self.stats.peak_bytes_buffered.max(self.stats.bytes_buffered);
+        let complete = is_complete(d);
 
         if differs {
             self.event(now_ns, DefragAnomaly::OverlapDifferentData, None, key, start, len);
@@ -733,43 +730,31 @@ impl Defragmenter {
             self.event(now_ns, DefragAnomaly::TinyFirstFragment, None, key, start, len);
         }
 
-        match self.try_complete(&key) {
+        if !complete {
+            return Outcome::Held;
+        }
+        match self.finish(now_ns, &key) {
             Some(r) => Outcome::Completed(r),
-            None => Outcome::Held,
+            None => Outcome::Dropped,
         }
     }
 
-    fn try_complete(&mut self, key: &DatagramKey) -> Option<Reassembled> {
-        let d = self.table.get(key)?;
+    /// Take a complete datagram out of the table and build its frame.
+    fn finish(&mut self, now_ns: i64, key: &DatagramKey) -> Option<Reassembled> {
+        let d = self.table.remove(key)?;
         let end = d.end?;
-        if d.header.is_empty() {
-            return None;
-        }
-        let mut covered = 0u32;
-        for s in &d.segs {
-            if s.start > covered {
-                return None;
-            }
-            covered = covered.max(s.end());
-        }
-        if covered < end {
-            return None;
-        }
+        self.stats.bytes_buffered -= d.bytes;
+        self.stats.datagrams_in_progress -= 1;
+        self.prune_order();
         let ihl_first = (d.header[d.l3_offset as usize] & 0x0f) as u32 * 4;
         if key.ip_version == 4 && ihl_first + end > MAX_DATAGRAM_LEN {
             // Possible only when the offset-0 fragment has a longer header than the one the
             // size check used: still a ping of death.
-            let bytes = self.remove(key);
             self.stats.fragments_dropped += 1;
-            self.event(0, DefragAnomaly::OversizedDatagram, None, *key, 0, bytes as u32);
-            self.prune_order();
+            self.event(now_ns, DefragAnomaly::OversizedDatagram, None, *key, 0, d.bytes as u32);
             return None;
         }
-        let d = self.table.remove(key)?;
-        self.stats.bytes_buffered -= d.bytes;
-        self.stats.datagrams_in_progress -= 1;
         self.stats.datagrams_completed += 1;
-        self.prune_order();
 
         let mut frame = Vec::with_capacity(d.header.len() + end as usize);
         frame.extend_from_slice(&d.header);
@@ -804,6 +789,23 @@ impl Defragmenter {
             anomalies: d.anomalies,
         })
     }
+}
+
+/// The last fragment was seen, the offset-0 fragment brought the headers, and the held
+/// segments cover `[0, end)` without a hole.
+fn is_complete(d: &Datagram) -> bool {
+    let Some(end) = d.end else { return false };
+    if d.header.is_empty() {
+        return false;
+    }
+    let mut covered = 0u32;
+    for s in &d.segs {
+        if s.start > covered {
+            return false;
+        }
+        covered = covered.max(s.end());
+    }
+    covered >= end
 }
 
 /// Overwrite held bytes starting at `at` (the range is known to be fully held).
