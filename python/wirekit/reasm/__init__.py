@@ -19,9 +19,15 @@ from .events import (
     UDPDatagram,
 )
 from .reassembler import CallbackError, Reassembler
+from .defrag import DefragAnomaly, Defragmenter, DefragStats
+from .policy import OverlapPolicy
 
 __all__ = [
     "Reassembler",
+    "Defragmenter",
+    "DefragAnomaly",
+    "DefragStats",
+    "OverlapPolicy",
     "CallbackError",
     "Direction",
     "StreamKey",
