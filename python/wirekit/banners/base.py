@@ -36,6 +36,7 @@ each Banner), time other than the ``ts_ns`` of the bytes, and anything after the
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterable
 
@@ -78,12 +79,12 @@ def starts_like(data: bytes, prefix: bytes) -> bool:
     return data[:n] == prefix[:n]
 
 
-_TEXT_CONTROLS = frozenset(b"\t\r\n")
+_NOT_TEXT = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def looks_like_text(data: bytes) -> bool:
     """No control byte other than TAB/CR/LF, no DEL (UTF-8 and Latin-1 bytes allowed)."""
-    return not any((b < 0x20 and b not in _TEXT_CONTROLS) or b == 0x7F for b in data)
+    return _NOT_TEXT.search(data) is None
 
 
 def decode_text(raw: bytes) -> str:

@@ -19,7 +19,6 @@ its ``max_bytes`` per direction, so a stream's state is bounded by the largest b
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable, Hashable, Sequence
 
 from .base import DETECTORS, Banner, Detector, Direction
@@ -36,7 +35,8 @@ _DIRS = (Direction.CLIENT, Direction.SERVER)
 
 
 class _Stream:
-    __slots__ = ("endpoints", "factories", "detectors", "fed", "started", "reported", "pending")
+    __slots__ = ("endpoints", "factories", "detectors", "fed", "started", "reported", "pending",
+                 "wanted")
 
     def __init__(self, endpoints, factories: list) -> None:
         self.endpoints = endpoints  # {Direction: (addr, port)} of the sender of each side
@@ -46,6 +46,12 @@ class _Stream:
         self.started = [False, False]  # has the direction sent any bytes yet
         self.reported = {Direction.CLIENT: False, Direction.SERVER: False}
         self.pending: dict[Direction, list[Banner]] = {Direction.CLIENT: [], Direction.SERVER: []}
+        self.wanted = (True, True)  # cached (client, server) wants, refreshed after each change
+
+    def refresh(self) -> bool:
+        """Recompute the cached wants; True when either direction is still wanted."""
+        self.wanted = (self.wants(Direction.CLIENT), self.wants(Direction.SERVER))
+        return self.wanted[0] or self.wanted[1]
 
     def wants(self, direction: Direction) -> bool:
         if self.factories and not self.started[0 if direction is Direction.CLIENT else 1]:
@@ -118,8 +124,13 @@ class BannerEngine:
         if st is None:
             return False
         if direction is None:
-            return st.wants(Direction.CLIENT) or st.wants(Direction.SERVER)
-        return st.wants(direction)
+            return st.wanted[0] or st.wanted[1]
+        return st.wanted[0 if direction is Direction.CLIENT else 1]
+
+    def wanted(self, key: Hashable) -> tuple[bool, bool]:
+        """(client bytes wanted, server bytes wanted); (False, False) for an unknown key."""
+        st = self._streams.get(key)
+        return (False, False) if st is None else st.wanted
 
     def feed(self, key: Hashable, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
         """The next in-order bytes of one direction. Returns the banners they completed.
@@ -144,7 +155,7 @@ class BannerEngine:
             self._take(st, det, got, out)
         self._exclusive(st)
         self._settle(st, direction, out)
-        if not (st.wants(Direction.CLIENT) or st.wants(Direction.SERVER)):
+        if not st.refresh():
             self.counters["streams_done"] += 1
             del self._streams[key]
         return self._finish_banners(st, out)
@@ -160,7 +171,7 @@ class BannerEngine:
             det.stop(direction)
         out: list[Banner] = []
         self._settle(st, direction, out)
-        if not (st.wants(Direction.CLIENT) or st.wants(Direction.SERVER)):
+        if not st.refresh():
             self.counters["streams_done"] += 1
             del self._streams[key]
         return self._finish_banners(st, out)
@@ -231,5 +242,7 @@ class BannerEngine:
         res = []
         for b in out:
             addr, port = st.endpoints[b.role]
-            res.append(dataclasses.replace(b, addr=addr, port=port))
+            res.append(Banner(protocol=b.protocol, role=b.role, kind=b.kind, raw=b.raw, text=b.text,
+                              software=b.software, ts_ns=b.ts_ns, attrs=b.attrs, addr=addr,
+                              port=port))
         return res

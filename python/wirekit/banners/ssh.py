@@ -32,9 +32,12 @@ def parse_ssh_ident(line: bytes):
     return m.group(1), software
 
 
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+
+
 def _is_text(line: bytes) -> bool:
     # Pre-banner lines are text; a control byte other than tab means this is not SSH.
-    return not any(b < 0x20 and b != 0x09 for b in line) and 0x7f not in line
+    return _CONTROL.search(line) is None
 
 
 @register_detector

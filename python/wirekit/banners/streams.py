@@ -58,8 +58,8 @@ class BannerScanner:
         opts = {"midstream": True}
         opts.update(reassembler_options)
         self.reassembler = Reassembler(**opts)
-        # conn_id -> directions still collected: [to_server, to_client]
-        self._collecting: dict[int, list[bool]] = {}
+        # conn_id -> directions still collected: (to_server, to_client)
+        self._collecting: dict[int, tuple[bool, bool]] = {}
 
     def feed(self, source: Any) -> list[Banner]:
         """A capture batch, a Packet or a list of Packets."""
@@ -95,7 +95,7 @@ class BannerScanner:
                 k = ev.key
                 if eng.open_stream(ev.conn_id, client=(k.client, k.client_port),
                                    server=(k.server, k.server_port)):
-                    self._collecting[ev.conn_id] = [True, True]
+                    self._collecting[ev.conn_id] = (True, True)
                 else:
                     self.reassembler.set_collect(ev.conn_id, False, False)
             elif isinstance(ev, StreamGap):
@@ -108,10 +108,8 @@ class BannerScanner:
         return out
 
     def _update_collect(self, cid: int) -> None:
-        eng = self.engine
-        want = [eng.wants(cid, Direction.CLIENT), eng.wants(cid, Direction.SERVER)]
-        cur = self._collecting[cid]
-        if want != cur:
+        want = self.engine.wanted(cid)
+        if want != self._collecting[cid]:
             if not (want[0] or want[1]):
                 del self._collecting[cid]
             else:
