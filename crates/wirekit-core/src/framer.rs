@@ -521,7 +521,9 @@ impl Framer {
                     flags |= record_flags::CAPLEN_OVER_SNAPLEN;
                 }
                 out.push(Record {
-                    ts_ns: ticks_to_ns((hi << 32) | lo, iface.tsresol) + iface.tsoffset_s * 1_000_000_000,
+                    // A hostile if_tsoffset must not overflow (saturate instead).
+                    ts_ns: ticks_to_ns((hi << 32) | lo, iface.tsresol)
+                        .saturating_add(iface.tsoffset_s.saturating_mul(1_000_000_000)),
                     wire_len,
                     caplen,
                     linktype: iface.linktype,
@@ -582,17 +584,19 @@ fn tsresol_ok(r: u8) -> bool {
 /// Converts pcapng timestamp ticks to nanoseconds for an `if_tsresol` byte: MSB clear means
 /// 10^-n seconds per tick, set means 2^-n.
 pub fn ticks_to_ns(ticks: u64, tsresol: u8) -> i64 {
-    if tsresol & 0x80 != 0 {
+    // Saturate rather than wrap: a hostile timestamp must not turn into a small one.
+    let ns: u128 = if tsresol & 0x80 != 0 {
         let n = (tsresol & 0x7f) as u32;
-        ((ticks as u128 * 1_000_000_000u128) >> n) as i64
+        (ticks as u128 * 1_000_000_000u128) >> n
     } else {
         let n = tsresol as u32;
         if n <= 9 {
-            (ticks as i128 * 10i128.pow(9 - n)) as i64
+            ticks as u128 * 10u128.pow(9 - n)
         } else {
-            (ticks / 10u64.pow(n - 9)) as i64
+            (ticks / 10u64.pow(n - 9)) as u128
         }
-    }
+    };
+    ns.min(i64::MAX as u128) as i64
 }
 
 /// Iterator over pcapng options (code, value) until opt_endofopt or the end of the area.
