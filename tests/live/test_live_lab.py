@@ -82,30 +82,40 @@ def _collect(cap, idle_ms=300):
     return out
 
 
-@pytest.mark.parametrize("expr", [None, "tcp port 8000", "udp or icmp6"])
-def test_capture_equals_tcpdump(expr):
+FILTERS = [None, "tcp port 8000", "udp or icmp6"]
+
+
+def test_capture_equals_tcpdump():
+    """One run, three filters at once: for each, a wirekit capture and a tcpdump side by side."""
     require_lab("tcpdump", "curl", "ping")
     with Lab(2) as lab, tempfile.TemporaryDirectory() as tmp:
         a, b = lab.hosts
-        path = os.path.join(tmp, "td.pcap")
+        # The markers (UDP port 9) pass every filter, to bound the compared window.
+        exprs = [expr and f"({expr}) or udp port 9" for expr in FILTERS]
+        paths = [os.path.join(tmp, f"td{i}.pcap") for i in range(len(exprs))]
         with a.inside():
-            cap = open_live(a.ifname, filter=expr and f"({expr}) or udp port 9", timeout_ms=20)
-        with cap:
-            td = _start_tcpdump(a, path, expr and f"({expr}) or udp port 9")
+            caps = [open_live(a.ifname, filter=e, timeout_ms=20) for e in exprs]
+        try:
+            tds = [start_tcpdump(a, path, e) for path, e in zip(paths, exprs)]
             _mark(a, b, "wirekit-start")
             _traffic(a, b)
             _mark(a, b, "wirekit-end")
-            td_stats = _stop_tcpdump(td)
-            got = _collect(cap)
-            stats = cap.stats()
-        assert "\n0 packets dropped by kernel" in td_stats, td_stats
-        want = _window(_records_file(path))
-        got = _window(got)
-        assert len(want) > 10
-        _assert_same(got, want)
-        assert stats.received >= len(got) and stats.dropped_by_kernel == 0
-        if expr == "tcp port 8000":
-            assert all(d[12:14] == b"\x08\x00" and d[23] == 6 for _, _, d in got[1:-1])
+            td_stats = [stop_tcpdump(td, settle_s=1.2 if i == 0 else 0) for i, td in enumerate(tds)]
+            got = [_collect(cap) for cap in caps]
+            stats = [cap.stats() for cap in caps]
+        finally:
+            for cap in caps:
+                cap.close()
+        for expr, path, text, g, st in zip(FILTERS, paths, td_stats, got, stats):
+            assert "\n0 packets dropped by kernel" in text, (expr, text)
+            want = _window(_records_file(path))
+            g = _window(g)
+            assert len(want) > 10, expr
+            _assert_same(g, want)
+            assert st.received >= len(g) and st.dropped_by_kernel == 0
+            if expr == "tcp port 8000":
+                assert all(d[12:14] == b"\x08\x00" and d[23] == 6 for _, _, d in g[1:-1])
+        assert len(_window(got[0])) > len(_window(got[1]))  # the filters did filter
 
 
 def test_packets_carry_ifindex_and_linktype():
@@ -238,8 +248,7 @@ def test_breakloop_from_signal_handler_and_ctrl_c():
                 signal.signal(signal.SIGALRM, old)
 
 
-@pytest.mark.parametrize("expr", [None, "vlan 100 and udp"])
-def test_vlan_tags_put_back_like_tcpdump(expr):
+def test_vlan_tags_put_back_like_tcpdump():
     """On receive the kernel strips the 802.1Q tag into metadata; both captures must show it
     in the bytes. (a sends tagged frames raw; b, which has no VLAN device, captures them.)"""
     from wirekit.inject import L2Sender
@@ -247,7 +256,6 @@ def test_vlan_tags_put_back_like_tcpdump(expr):
     require_lab("tcpdump")
     with Lab(2) as lab, tempfile.TemporaryDirectory() as tmp:
         a, b = lab.hosts
-        path = os.path.join(tmp, "vlan.pcap")
         mac_a, mac_b = (bytes.fromhex(h.mac.replace(":", "")) for h in (a, b))
         frames = []
         for i, (tpid, tci) in enumerate([(0x8100, 0xA064), (0x8100, 0x0064), (0x88A8, 0x0064), (0x8100, 0x00C8)]):
@@ -255,19 +263,26 @@ def test_vlan_tags_put_back_like_tcpdump(expr):
             ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0,
                              bytes([10, 78, 0, 1]), bytes([10, 78, 0, 2]))
             frames.append(mac_b + mac_a + struct.pack("!HH", tpid, tci) + b"\x08\x00" + ip + udp)
+        exprs = [None, "vlan 100 and udp"]
+        paths = [os.path.join(tmp, f"vlan{i}.pcap") for i in range(2)]
         with b.inside():
-            cap = open_live(b.ifname, filter=expr, timeout_ms=20)
-        with cap:
-            td = start_tcpdump(b, path, expr)
+            caps = [open_live(b.ifname, filter=e, timeout_ms=20) for e in exprs]
+        try:
+            tds = [start_tcpdump(b, path, e) for path, e in zip(paths, exprs)]
             with a.inside(), L2Sender(a.ifname) as l2:
                 for f in frames:
                     l2.send(f)
-            stop_tcpdump(td)
-            got = _collect(cap)
-        want = _records_file(path)
-        mine = [d for _, _, d in got if d.startswith(mac_b + mac_a)]
-        if expr is None:
-            assert mine == frames  # every tag back in place, 802.1ad too, priority bits kept
-        else:
-            assert mine == frames[:3]  # VLAN id 100; libpcap's `vlan` takes TPID 0x8100, 0x88a8, 0x9100
-        _assert_same(got, want)
+            for i, td in enumerate(tds):
+                stop_tcpdump(td, settle_s=1.2 if i == 0 else 0)
+            got = [_collect(cap) for cap in caps]
+        finally:
+            for cap in caps:
+                cap.close()
+        for expr, path, g in zip(exprs, paths, got):
+            want = _records_file(path)
+            mine = [d for _, _, d in g if d.startswith(mac_b + mac_a)]
+            if expr is None:
+                assert mine == frames  # every tag back in place, 802.1ad too, priority bits kept
+            else:
+                assert mine == frames[:3]  # VLAN id 100; libpcap's `vlan` takes TPID 0x8100, 0x88a8, 0x9100
+            _assert_same(g, want)

@@ -100,24 +100,26 @@ def test_capture_and_send_with_cap_net_raw_only(nobody_python):
         assert out["uid"] == 65534 and out["packets"] == 2 and out["stats"] == 2
 
 
-@pytest.mark.parametrize("what,code", [
-    ("capture", "from wirekit.capture.live import open_live; open_live('veth0')"),
-    ("l3", "from wirekit.inject import L3Sender; L3Sender()"),
-    ("l2", "from wirekit.inject import L2Sender; L2Sender('veth0')"),
-])
-def test_without_capability_the_error_names_it(what, code, nobody_python):
+NO_CAP_CASES = {
+    "capture": "from wirekit.capture.live import open_live; open_live('veth0')",
+    "l3": "from wirekit.inject import L3Sender; L3Sender()",
+    "l2": "from wirekit.inject import L2Sender; L2Sender('veth0')",
+}
+
+
+def test_without_capability_the_error_names_it(nobody_python):
     require_lab("setpriv")
+    code = "from wirekit.errors import PrivilegeError\n"
+    for what, stmt in NO_CAP_CASES.items():
+        code += f"try:\n    {stmt}\n    print({what!r}, 'no error')\n"
+        code += f"except PrivilegeError as e:\n    print({what!r}, 'PrivilegeError:', e)\n"
     with Lab(2) as lab:
-        wrapped = f"""
-            from wirekit.errors import PrivilegeError
-            try:
-                {code}
-            except PrivilegeError as e:
-                print("PrivilegeError:", e)
-        """
-        r = _py(lab.hosts[0], wrapped, prefix=SETPRIV_BASE + WITHOUT_CAPS, python=nobody_python)
-        assert r.returncode == 0, r.stderr
-        assert r.stdout.startswith("PrivilegeError:") and "CAP_NET_RAW" in r.stdout, r.stdout
+        r = _py(lab.hosts[0], code, prefix=SETPRIV_BASE + WITHOUT_CAPS, python=nobody_python)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == list(NO_CAP_CASES)
+    for line in lines:
+        assert "PrivilegeError:" in line and "CAP_NET_RAW" in line, line
 
 
 DROP = """

@@ -7,7 +7,7 @@ import pytest
 from wirekit.inject.rand import Permutation, rand16, rand32
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 10, 255, 256, 1000, 65537])
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 255, 256, 1000, 4099])
 def test_permutation_is_a_bijection(n):
     p = Permutation(n, key=12345)
     order = list(p)
@@ -24,8 +24,8 @@ def test_same_key_same_order_different_key_different_order():
 
 
 def test_slices_cover_the_order_for_sharding():
-    p = Permutation(5000, key=7)
-    shards = [list(p.slice(s, s + 1250)) for s in range(0, 5000, 1250)]
+    p = Permutation(2000, key=7)
+    shards = [list(p.slice(s, s + 500)) for s in range(0, 2000, 500)]
     assert sum(shards, []) == list(p)
 
 
