@@ -129,6 +129,8 @@ def test_packets_carry_ifindex_and_linktype():
             a.run(["ping", "-c1", "-W2", b.ipv4])
             pkts = [p for batch in cap.batches(idle_timeout_ms=300) for p in batch.packets()]
         assert len(pkts) == 2  # echo request out, echo reply in
+        final = cap.stats()  # after close: the final counts
+        assert (final.received, final["dropped_by_kernel"]) == (2, 0) and "received" in final
         assert {p.interface_id for p in pkts} == {a.ifindex()}
         assert all(p.linktype == 1 and p.caplen == p.wire_len for p in pkts)
         assert pkts[0].data[:6] == bytes.fromhex(b.mac.replace(":", ""))

@@ -77,6 +77,19 @@ class CaptureStats:
     #: Packets the interface dropped (rx_dropped + rx_missed since open, from netlink).
     dropped_by_interface: int
 
+    # Mapping-style access too (stats["received"], "received" in stats), for report code
+    # that handles several kinds of sources.
+    def __getitem__(self, key: str) -> int:
+        if key not in self.__slots__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.__slots__
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(self.__slots__)
+
 
 @dataclass(frozen=True, slots=True)
 class _Iface:
@@ -156,6 +169,7 @@ class LiveCapture:
         except OSError:
             lo_ifindex = 0
         self._rings: list[LiveRing] = []
+        self._final_stats: CaptureStats | None = None
         self._ifdrop_base: list[int] = []
         self._link_stats = None
         try:
@@ -223,7 +237,9 @@ class LiveCapture:
         return total
 
     def stats(self) -> CaptureStats:
-        """Counts since open, summed over the interfaces."""
+        """Counts since open, summed over the interfaces; after close(), the final counts."""
+        if not self._rings:
+            return self._final_stats or CaptureStats(received=0, dropped_by_kernel=0, dropped_by_interface=0)
         received = dropped = 0
         for r in self._rings:
             rec, drop = r.stats()
@@ -329,6 +345,11 @@ class LiveCapture:
 
     # -- lifetime ------------------------------------------------------------------------
     def close(self) -> None:
+        if getattr(self, "_rings", None) and getattr(self, "_final_stats", None) is None:
+            try:
+                self._final_stats = self.stats()
+            except OSError:
+                pass
         if getattr(self, "_epoll", None) is not None:
             self._epoll.close()
             self._epoll = None
