@@ -108,7 +108,8 @@ impl TcpPipeline {
         collect_default=true, defer_collect=false, max_conns=1<<20, max_buffer_per_stream=16<<20,
         max_buffer_total=1<<30, conn_cap_policy="evict_oldest", buffer_cap_policy="evict_oldest",
         idle_timeout_ns=600_000_000_000, handshake_timeout_ns=60_000_000_000, verify_checksums=true,
-        checksum_drop=None, emit_udp=false, emit_ip=false))]
+        checksum_drop=None, emit_udp=false, emit_ip=false, scan_num_hosts=0, scan_num_ports=10,
+        scan_delay_ns=3_000_000_000))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         policy: &str,
@@ -128,6 +129,9 @@ impl TcpPipeline {
         checksum_drop: Option<Vec<String>>,
         emit_udp: bool,
         emit_ip: bool,
+        scan_num_hosts: usize,
+        scan_num_ports: usize,
+        scan_delay_ns: i64,
     ) -> PyResult<Self> {
         let mut cfg = PipelineConfig::default();
         let t = &mut cfg.tcp;
@@ -158,6 +162,9 @@ impl TcpPipeline {
         cfg.checksum_drop = checksum_drop.unwrap_or_default().iter().map(|s| cidr(s)).collect::<PyResult<_>>()?;
         cfg.emit_udp = emit_udp;
         cfg.emit_ip = emit_ip;
+        cfg.scan.num_hosts = scan_num_hosts;
+        cfg.scan.num_ports = scan_num_ports;
+        cfg.scan.delay_ns = scan_delay_ns;
         Ok(TcpPipeline { p: Pipeline::new(cfg) })
     }
 

@@ -6,6 +6,7 @@
 
 use crate::defrag::{DefragConfig, Defragmenter, Outcome};
 use crate::policy::Cidr;
+use crate::tcp::scan::{ScanConfig, ScanDetector};
 use crate::tcp::{ConnKey, Endpoint, Event, EventKind, Segment, TcpConfig, TcpReassembler};
 use wirekit_core::decode::{self, Summary, IPPROTO_TCP, IPPROTO_UDP};
 
@@ -25,6 +26,8 @@ pub struct PipelineConfig {
     /// Reassemble IPv4/IPv6 fragments before the TCP/UDP layers (else fragments are
     /// skipped).
     pub defrag: Option<DefragConfig>,
+    /// Port-scan detection (libnids' scan_num_hosts/ports/delay); num_hosts 0 = off.
+    pub scan: ScanConfig,
 }
 
 impl Default for PipelineConfig {
@@ -36,6 +39,7 @@ impl Default for PipelineConfig {
             emit_udp: false,
             emit_ip: false,
             defrag: Some(DefragConfig::default()),
+            scan: ScanConfig { num_hosts: 0, ..ScanConfig::default() },
         }
     }
 }
@@ -47,6 +51,7 @@ pub struct Pipeline {
     pub non_ip: u64,
     pub checksum_dropped: u64,
     pub defrag: Option<Defragmenter>,
+    pub scans: ScanDetector,
     deadline: Option<i64>,
 }
 
@@ -82,7 +87,8 @@ impl Pipeline {
     pub fn new(cfg: PipelineConfig) -> Self {
         let tcp = TcpReassembler::new(cfg.tcp.clone());
         let defrag = cfg.defrag.clone().map(Defragmenter::new);
-        Pipeline { cfg, tcp, frames: 0, non_ip: 0, checksum_dropped: 0, defrag, deadline: None }
+        let scans = ScanDetector::new(cfg.scan);
+        Pipeline { cfg, tcp, frames: 0, non_ip: 0, checksum_dropped: 0, defrag, scans, deadline: None }
     }
 
     /// Feeds one captured frame (`data` from the link-layer header).
@@ -220,6 +226,27 @@ impl Pipeline {
                 } else {
                     None
                 };
+                if s.tcp_flags & (crate::tcp::SYN | crate::tcp::ACK) == crate::tcp::SYN {
+                    if let Some(scan) = self.scans.on_syn(ts_ns, s.ip_version, s.src, s.dst, s.dst_port) {
+                        let ev = Event {
+                            kind: EventKind::Anomaly,
+                            conn_id: 0,
+                            key: ConnKey {
+                                ip_version: scan.ip_version,
+                                client: endpoint(scan.src, 0),
+                                server: endpoint(scan.dst, scan.dst_port),
+                            },
+                            dir: 0,
+                            offset: scan.probes as u64,
+                            len: 0,
+                            data_start: 0,
+                            ts_ns,
+                            flags: 0,
+                            anomaly: "tcp_port_scan",
+                        };
+                        self.tcp.push_external(ev, &[]);
+                    }
+                }
                 let seg = Segment {
                     ip_version: s.ip_version,
                     src: s.src,

@@ -172,7 +172,9 @@ class IPPacket:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Anomaly:
     """Suspicious but parseable traffic, or a cap hit; `code` is stable snake_case (see
-    `wirekit.anomalies`). `conn_id` is 0 and `key` None when no connection applies."""
+    `wirekit.anomalies`). `conn_id` is 0 when no connection applies; `key` then holds the
+    packet's addresses when known (tcp_port_scan: client = the scanner, server = the last
+    target), else None."""
 
     code: str
     ts_ns: int

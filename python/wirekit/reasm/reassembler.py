@@ -87,6 +87,10 @@ class Reassembler:
         "evict_oldest" (default: evict / flush with a gap), "stop_collecting" or "drop".
       idle_timeout_ns, handshake_timeout_ns: idle time before an established / half-open
         connection expires.
+      scan_num_hosts, scan_num_ports, scan_delay_ns: port-scan detection (libnids' model):
+        a source sending SYNs to more than scan_num_ports distinct host/port pairs within
+        scan_delay_ns gives an Anomaly("tcp_port_scan") whose key.client is the scanner;
+        at most scan_num_hosts sources are tracked; 0 (default) turns detection off.
       on_error: `on_error(CallbackError)`; default prints the traceback to stderr.
     """
 
@@ -110,6 +114,9 @@ class Reassembler:
         buffer_cap_policy: str = "evict_oldest",
         idle_timeout_ns: int = 600_000_000_000,
         handshake_timeout_ns: int = 60_000_000_000,
+        scan_num_hosts: int = 0,
+        scan_num_ports: int = 10,
+        scan_delay_ns: int = 3_000_000_000,
         on_error: Callable[[CallbackError], None] | None = None,
     ):
         self._p = _core.TcpPipeline(
@@ -130,6 +137,9 @@ class Reassembler:
             checksum_drop=list(checksum_drop),
             emit_udp=udp,
             emit_ip=ip,
+            scan_num_hosts=scan_num_hosts,
+            scan_num_ports=scan_num_ports,
+            scan_delay_ns=scan_delay_ns,
         )
         self.want = want
         self._callbacks: list[tuple[Callable[[Event], Any], tuple[type, ...] | None]] = []
@@ -213,9 +223,10 @@ class Reassembler:
                                           fin_from_server=bool(flags & _FIN_SERVER), last_ts_ns=t[3]))
                 self._keys.pop(t[1], None)
             elif kind == 7:
-                key = self._key(t) if t[1] else None
+                key = self._key(t) if t[9] in (4, 6) else None
+                detail = f"{t[3]} distinct host/port probes" if t[8] == "tcp_port_scan" else ""
                 out.append(Anomaly(code=t[8], ts_ns=t[6], conn_id=t[1], key=key,
-                                   direction=Direction(t[2]) if t[1] else None))
+                                   direction=Direction(t[2]) if t[1] else None, detail=detail))
             elif kind == 8:
                 v = t[9]
                 out.append(UDPDatagram(ts_ns=t[6], ip_version=v, src=addr_text(v, t[10]), src_port=t[11],

@@ -3,6 +3,7 @@
 
 pub mod assembler;
 pub mod engine;
+pub mod scan;
 pub mod seq;
 pub mod types;
 
