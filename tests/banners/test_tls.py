@@ -20,6 +20,7 @@ from wirekit.banners.tls import (
 )
 
 from .conftest import banners_simple
+from .tshark_ja4 import ja4_from_tshark
 from .tlsbuild import alpn_ext, client_hello, ext, record, sni_ext, spec_example_hello, u16_list_ext
 
 PCAP = Path(__file__).resolve().parents[1] / "data" / "banners" / "tls-hellos.pcap"
@@ -127,29 +128,9 @@ def test_ja3_ja3s_sni_equal_tshark():
 
 
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
-def test_ja4_parts_from_tshark_fields():
-    """tshark 4.0 has no JA4 field: rebuild JA4 from the hello fields it dissects (ciphers,
-    extension types, signature algorithms, supported versions, SNI, ALPN) and compare."""
-    import hashlib
-
-    rows = _tshark(["tcp.srcport", "tls.handshake.ciphersuite", "tls.handshake.extension.type",
-                    "tls.handshake.sig_hash_alg", "tls.handshake.extensions.supported_version",
-                    "tls.handshake.extensions_server_name", "tls.handshake.extensions_alpn_str",
-                    "tls.handshake.version"], "tls.handshake.type==1")
-    banners = {b.port: b for b in banners_simple(str(PCAP)) if b.kind == "tls-client-hello"}
-    assert len(rows) == 6
-    for port, ciphers, exts, sigs, versions, sni, alpn, hs_version in rows:
-        ints = lambda s: [int(x, 0) for x in s.split(",") if x]  # noqa: E731
-        ciphers = [c for c in ints(ciphers) if not is_grease(c)]
-        exts = [e for e in ints(exts) if not is_grease(e)]
-        versions = [v for v in ints(versions) if not is_grease(v)] or [int(hs_version, 0)]
-        vmap = {0x0304: "13", 0x0303: "12", 0x0302: "11", 0x0301: "10"}
-        first_alpn = alpn.split(",")[0] if alpn else ""
-        a = (f"t{vmap[max(versions)]}{'d' if sni else 'i'}{len(ciphers):02d}{len(exts):02d}"
-             f"{first_alpn[0] + first_alpn[-1] if first_alpn else '00'}")
-        b = hashlib.sha256(",".join(f"{c:04x}" for c in sorted(ciphers)).encode()).hexdigest()[:12]
-        c_raw = ",".join(f"{e:04x}" for e in sorted(exts) if e not in (0, 0x10))
-        if 13 in exts:
-            c_raw += "_" + ",".join(f"{s:04x}" for s in ints(sigs))
-        c = hashlib.sha256(c_raw.encode()).hexdigest()[:12]
-        assert banners[int(port)].attr("ja4") == f"{a}_{b}_{c}", port
+def test_ja4_equals_ja4_rebuilt_from_tshark_fields():
+    """tshark 4.0 has no JA4 field: JA4 rebuilt from the hello fields it dissects."""
+    theirs = ja4_from_tshark(str(PCAP))
+    ours = {b.port: b.attr("ja4") for b in banners_simple(str(PCAP)) if b.kind == "tls-client-hello"}
+    assert len(theirs) == 6
+    assert ours == theirs

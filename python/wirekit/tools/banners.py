@@ -93,28 +93,13 @@ def banner_text(b) -> str:
 
 
 def drop_privileges(user: str) -> None:
-    """Through the live layer's wirekit.privileges when present (it keeps only what the
-    capture needs); otherwise setgroups/setgid/setuid to USER, then verify."""
-    try:
-        from ..privileges import drop_privileges as drop  # type: ignore[import-not-found]
-    except ImportError:
-        drop = None
-    if drop is not None:
-        drop(user)
-        return
-    import grp
-    import pwd
+    """Become USER for good (wirekit.privileges: no supplementary groups, no root id left)."""
+    from ..privileges import drop_privileges as drop
 
     try:
-        pw = pwd.getpwnam(user)
+        drop(user)
     except KeyError:
         raise PrivilegeError(f"no such user: {user}") from None
-    groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
-    os.setgroups(sorted(set(groups + [pw.pw_gid])))
-    os.setgid(pw.pw_gid)
-    os.setuid(pw.pw_uid)
-    if 0 in (os.getuid(), os.geteuid(), os.getgid(), os.getegid()) and pw.pw_uid != 0:
-        raise PrivilegeError(f"could not drop root privileges to {user}")
 
 
 class _Output:
