@@ -14,8 +14,9 @@
 //!   `fin_linger_ns` passed without the flow being reopened (3, endOfFlowDetected) - the
 //!   linger keeps the last ACKs in the record they belong to,
 //! * the input ended ([`Meter::flush`], 4, forcedEnd),
-//! * the table is full and a new flow arrives: the least recently used flow goes first (5,
-//!   lackOfResources) and the `evicted_cache_full` counter counts it.
+//! * the table is full and a new flow arrives: the flow with the earliest deadline (under the
+//!   idle timeout, the least recently seen one) goes first (5, lackOfResources) and the
+//!   `evicted_cache_full` counter counts it.
 //!
 //! Time is packet time only: `now` is the largest timestamp seen so far (or given to
 //! [`Meter::advance`]), so replaying a capture gives the same records every run. Timestamps
@@ -28,5 +29,6 @@
 
 pub mod frag;
 pub mod meter;
+pub mod pack;
 
 pub use meter::{Config, Counters, EndReason, FlowKey, FlowRecord, Meter, PacketInfo};

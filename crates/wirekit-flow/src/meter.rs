@@ -13,7 +13,6 @@ pub const PROTO_ICMPV6: u8 = 58;
 const TCP_FIN: u8 = 0x01;
 const TCP_RST: u8 = 0x04;
 
-const NIL: u32 = u32::MAX;
 
 /// What identifies a flow. IPv4 addresses sit in the first 4 bytes of `src`/`dst`.
 /// For ICMP/ICMPv6, `src_port` is 0 and `dst_port` is type*256+code (as NetFlow v5 does).
@@ -228,9 +227,10 @@ struct Entry {
     fwd: Counters,
     rev: Counters,
     last_seen_ns: i64,
-    prev: u32,
-    next: u32,
+    /// TCP FIN/RST linger end (i64::MAX when not closing).
+    closing_at: i64,
     gen: u32,
+    live: bool,
     closing: bool,
     fin_fwd: bool,
     fin_rev: bool,
@@ -294,10 +294,11 @@ pub struct Meter {
     map: HashMap<FlowKey, u32, SeededFx>,
     slab: Vec<Entry>,
     free: Vec<u32>,
-    // LRU list by last packet: head = least recently used.
-    head: u32,
-    tail: u32,
-    // (deadline_ns, slot, gen): active timeouts and FIN/RST lingers, checked lazily.
+    // Every open flow has at least one entry (deadline_ns, slot, gen). A deadline is never
+    // later than the flow's real one (min of idle, active and linger ends), because packets
+    // only push the real one later; a popped entry whose flow is not due yet is pushed again
+    // with the real deadline. Expiry is therefore exact on packet time, and a packet costs
+    // no timer work at all: only flow creation and each idle period touch the heap.
     timers: BinaryHeap<Reverse<(i64, u32, u32)>>,
     frags: PortMap,
     now_ns: i64,
@@ -313,8 +314,6 @@ impl Meter {
             map: HashMap::with_hasher(SeededFx::random()),
             slab: Vec::new(),
             free: Vec::new(),
-            head: NIL,
-            tail: NIL,
             timers: BinaryHeap::new(),
             now_ns: i64::MIN,
             started: false,
@@ -340,42 +339,30 @@ impl Meter {
         self.now_ns
     }
 
-    fn unlink(&mut self, i: u32) {
-        let (p, n) = {
-            let e = &self.slab[i as usize];
-            (e.prev, e.next)
-        };
-        if p == NIL {
-            self.head = n;
-        } else {
-            self.slab[p as usize].next = n;
+    /// The flow's real deadline and the reason it would end then.
+    #[inline]
+    fn deadline(&self, e: &Entry) -> (i64, EndReason) {
+        let mut d = (i64::MAX, EndReason::IdleTimeout);
+        if self.cfg.idle_timeout_ns > 0 {
+            d = (e.last_seen_ns.saturating_add(self.cfg.idle_timeout_ns), EndReason::IdleTimeout);
         }
-        if n == NIL {
-            self.tail = p;
-        } else {
-            self.slab[n as usize].prev = p;
+        if self.cfg.active_timeout_ns > 0 {
+            let first = if e.rev.packets > 0 { e.fwd.first_ns.min(e.rev.first_ns) } else { e.fwd.first_ns };
+            let a = first.saturating_add(self.cfg.active_timeout_ns);
+            if a < d.0 {
+                d = (a, EndReason::ActiveTimeout);
+            }
         }
-    }
-
-    fn push_tail(&mut self, i: u32) {
-        let t = self.tail;
-        {
-            let e = &mut self.slab[i as usize];
-            e.prev = t;
-            e.next = NIL;
+        if e.closing_at < d.0 {
+            d = (e.closing_at, EndReason::EndOfFlow);
         }
-        if t == NIL {
-            self.head = i;
-        } else {
-            self.slab[t as usize].next = i;
-        }
-        self.tail = i;
+        d
     }
 
     fn remove(&mut self, i: u32, reason: EndReason, out: &mut Vec<FlowRecord>) {
-        self.unlink(i);
         let e = &mut self.slab[i as usize];
         e.gen = e.gen.wrapping_add(1);
+        e.live = false;
         self.map.remove(&e.key);
         out.push(FlowRecord { key: e.key, fwd: e.fwd, rev: e.rev, end_reason: reason });
         self.free.push(i);
@@ -389,16 +376,9 @@ impl Meter {
     }
 
     /// Earliest time at which `advance` would expire something (None: nothing open).
-    /// May be early (a stale timer), never late.
+    /// May be early (the flow saw packets since), never late.
     pub fn next_deadline(&self) -> Option<i64> {
-        let mut d: Option<i64> = None;
-        if self.head != NIL && self.cfg.idle_timeout_ns > 0 {
-            d = Some(self.slab[self.head as usize].last_seen_ns.saturating_add(self.cfg.idle_timeout_ns));
-        }
-        if let Some(Reverse((t, _, _))) = self.timers.peek() {
-            d = Some(d.map_or(*t, |x| x.min(*t)));
-        }
-        d
+        self.timers.peek().map(|Reverse((t, _, _))| *t)
     }
 
     /// Moves packet time to `now_ns` (never backwards) and expires what is due.
@@ -412,41 +392,36 @@ impl Meter {
 
     fn expire(&mut self, out: &mut Vec<FlowRecord>) {
         let now = self.now_ns;
-        if self.cfg.idle_timeout_ns > 0 {
-            while self.head != NIL {
-                let h = self.head;
-                if self.slab[h as usize].last_seen_ns.saturating_add(self.cfg.idle_timeout_ns) > now {
-                    break;
-                }
-                self.remove(h, EndReason::IdleTimeout, out);
-            }
-        }
         while let Some(Reverse((t, slot, gen))) = self.timers.peek().copied() {
             if t > now {
                 break;
             }
             self.timers.pop();
             let e = &self.slab[slot as usize];
-            if e.gen != gen {
+            if e.gen != gen || !e.live {
                 continue; // the flow already left
             }
-            if e.closing {
-                self.remove(slot, EndReason::EndOfFlow, out);
-            } else if self.cfg.active_timeout_ns > 0
-                && e.fwd.first_ns.min(if e.rev.packets > 0 { e.rev.first_ns } else { i64::MAX })
-                    .saturating_add(self.cfg.active_timeout_ns)
-                    <= now
-            {
-                self.remove(slot, EndReason::ActiveTimeout, out);
+            let (d, reason) = self.deadline(e);
+            if d <= now {
+                self.remove(slot, reason, out);
+            } else if d != i64::MAX {
+                self.timers.push(Reverse((d, slot, gen)));
             }
         }
     }
 
-    /// Expires every open flow (end of input), least recently used first.
+    /// Expires every open flow (end of input), least recently seen first.
     pub fn flush(&mut self, out: &mut Vec<FlowRecord>) {
-        while self.head != NIL {
-            let h = self.head;
-            self.remove(h, EndReason::ForcedEnd, out);
+        let mut open: Vec<(i64, i64, u32)> = self
+            .slab
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.live)
+            .map(|(i, e)| (e.last_seen_ns, e.fwd.first_ns, i as u32))
+            .collect();
+        open.sort_unstable();
+        for (_, _, i) in open {
+            self.remove(i, EndReason::ForcedEnd, out);
         }
         self.timers.clear();
     }
@@ -464,7 +439,11 @@ impl Meter {
         } else {
             self.stats.ts_backwards += 1;
         }
-        self.expire(out);
+        if let Some(Reverse((t, _, _))) = self.timers.peek() {
+            if *t <= self.now_ns {
+                self.expire(out);
+            }
+        }
 
         let (mut src_port, mut dst_port) = (0u16, 0u16);
         let icmp = p.proto == PROTO_ICMP || p.proto == PROTO_ICMPV6;
@@ -512,13 +491,9 @@ impl Meter {
             }
         }
         let i = match slot {
-            Some(i) => {
-                self.unlink(i);
-                i
-            }
+            Some(i) => i,
             None => self.create(key, out),
         };
-        self.push_tail(i);
         let cfg_bi = self.cfg.bidirectional;
         let linger = self.cfg.fin_linger_ns;
         let now = self.now_ns;
@@ -540,16 +515,37 @@ impl Meter {
             let done = p.tcp_flags & TCP_RST != 0 || !cfg_bi || (e.fin_fwd && e.fin_rev);
             if done {
                 e.closing = true;
+                e.closing_at = now.saturating_add(linger);
                 let gen = e.gen;
-                self.timers.push(Reverse((now.saturating_add(linger), i, gen)));
+                self.timers.push(Reverse((e.closing_at, i, gen)));
             }
         }
     }
 
+    /// The open flow with the earliest real deadline (least recently seen when the idle
+    /// timeout decides), found by settling stale timer entries at the top of the heap.
+    fn oldest(&mut self) -> Option<u32> {
+        while let Some(Reverse((t, slot, gen))) = self.timers.peek().copied() {
+            let e = &self.slab[slot as usize];
+            if e.gen != gen || !e.live {
+                self.timers.pop();
+                continue;
+            }
+            let (d, _) = self.deadline(e);
+            if d == t {
+                return Some(slot);
+            }
+            self.timers.pop();
+            self.timers.push(Reverse((d, slot, gen)));
+        }
+        None
+    }
+
     fn create(&mut self, key: FlowKey, out: &mut Vec<FlowRecord>) -> u32 {
-        if self.map.len() >= self.cfg.max_flows.max(1) && self.head != NIL {
-            let h = self.head;
-            self.remove(h, EndReason::LackOfResources, out);
+        if self.map.len() >= self.cfg.max_flows.max(1) {
+            if let Some(h) = self.oldest() {
+                self.remove(h, EndReason::LackOfResources, out);
+            }
         }
         self.stats.flows_created += 1;
         let e = Entry {
@@ -557,9 +553,9 @@ impl Meter {
             fwd: Counters::default(),
             rev: Counters::default(),
             last_seen_ns: self.now_ns,
-            prev: NIL,
-            next: NIL,
+            closing_at: i64::MAX,
             gen: 0,
+            live: true,
             closing: false,
             fin_fwd: false,
             fin_rev: false,
@@ -576,9 +572,10 @@ impl Meter {
             }
         };
         self.map.insert(key, i);
-        if self.cfg.active_timeout_ns > 0 {
-            let gen = self.slab[i as usize].gen;
-            self.timers.push(Reverse((self.now_ns.saturating_add(self.cfg.active_timeout_ns), i, gen)));
+        let gen = self.slab[i as usize].gen;
+        let (d, _) = self.deadline(&self.slab[i as usize]);
+        if d != i64::MAX {
+            self.timers.push(Reverse((d, i, gen)));
         }
         i
     }

@@ -4,14 +4,17 @@
 //! `wirekit.flow.record`), which Python turns into frozen `FlowRecord` objects.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 use wirekit_core::decode;
+use wirekit_core::framer::{self, ErrorKind, Record};
+use wirekit_flow::pack::{self, Field, Layout};
 use wirekit_flow::{Config, FlowRecord, Meter, PacketInfo};
 
 use crate::capture::{Batch, Packet};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FlowMeter>()?;
+    m.add_class::<CaptureFeeder>()?;
     Ok(())
 }
 
@@ -76,11 +79,129 @@ fn records_to_py<'py>(py: Python<'py>, recs: &[FlowRecord]) -> PyResult<Bound<'p
     Ok(list)
 }
 
+fn frame_error(py: Python<'_>, e: &framer::FrameError) -> PyResult<PyObject> {
+    let kind = match e.kind {
+        ErrorKind::BadMagic => "bad_magic",
+        ErrorKind::Corrupt => "corrupt",
+        ErrorKind::Truncated => "truncated",
+    };
+    Ok((kind, e.offset, e.record, e.message.clone()).into_pyobject(py)?.into_any().unbind())
+}
+
+/// Framing state for `FlowMeter.feed_buffer`: the pcap/pcapng framer of wirekit-core, fed
+/// raw file bytes by the caller (which owns the file; see wirekit.flow.meter.meter_file).
+///
+/// Why a second path next to `feed_batch`: metering a file needs no Packet or Batch object,
+/// and reading into one reused buffer avoids allocating (and page-faulting) a fresh bytes
+/// object per chunk, which is most of the cost of a large replay.
+#[pyclass(module = "wirekit._core")]
+pub struct CaptureFeeder {
+    framer: framer::Framer,
+    records: Vec<Record>,
+}
+
+#[pymethods]
+impl CaptureFeeder {
+    #[new]
+    fn new() -> Self {
+        CaptureFeeder { framer: framer::Framer::new(), records: Vec::new() }
+    }
+
+    /// End of input: None when the file ended cleanly, else (kind, offset, record, message).
+    fn finish(&self, py: Python<'_>, leftover: &[u8]) -> PyResult<PyObject> {
+        let data = leftover;
+        match self.framer.finish(data) {
+            Ok(()) => Ok(py.None()),
+            Err(e) => frame_error(py, &e),
+        }
+    }
+
+    /// Packet records framed so far.
+    #[getter]
+    fn records(&self) -> u64 {
+        self.framer.records()
+    }
+
+    /// Link type of the first interface (pcap: the header's), None before the header.
+    #[getter]
+    fn linktype(&self) -> Option<u32> {
+        if let Some(h) = self.framer.pcap_header() {
+            return Some(h.linktype_field & 0xFFFF);
+        }
+        self.framer.interfaces().first().map(|i| i.linktype)
+    }
+}
+
 /// The flow table (wirekit-flow `Meter`). Times are integer nanoseconds of packet time.
 #[pyclass(module = "wirekit._core")]
 pub struct FlowMeter {
     inner: Meter,
     out: Vec<FlowRecord>,
+    // Packed export (see wirekit_flow::pack): layouts per IP version, the exporter's boot.
+    layout4: Layout,
+    layout6: Layout,
+    export_start_ns: Option<i64>,
+    biflow_times: bool,
+}
+
+fn parse_layout(fields: Vec<(String, usize)>) -> PyResult<Layout> {
+    let mut l = Layout::default();
+    for (name, n) in fields {
+        let f = Field::from_name(&name)
+            .ok_or_else(|| pyo3::exceptions::PyValueError::new_err(format!("unknown export field {name:?}")))?;
+        if n == 0 || n > 16 {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!("bad length {n} for {name:?}")));
+        }
+        l.fields.push((f, n));
+    }
+    Ok(l)
+}
+
+impl FlowMeter {
+    /// Boot of the exporter for a replay: one second before the first packet, whole ms
+    /// (wirekit.flow.export.clock explains why).
+    fn note_first(&mut self, first: Option<i64>) {
+        if self.export_start_ns.is_none() {
+            if let Some(t) = first {
+                self.export_start_ns = Some((t - 1_000_000_000).div_euclid(1_000_000) * 1_000_000);
+            }
+        }
+    }
+
+    /// (n4, bytes4, n6, bytes6, min first_ns, max last_ns) of `self.out`.
+    fn packed<'py>(&self, py: Python<'py>) -> PyResult<PyObject> {
+        let start = self.export_start_ns.unwrap_or(0);
+        let (mut b4, mut b6) = (Vec::new(), Vec::new());
+        let (mut n4, mut n6) = (0usize, 0usize);
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for r in &self.out {
+            let (f, l) = if r.rev.packets > 0 {
+                (r.fwd.first_ns.min(r.rev.first_ns), r.fwd.last_ns.max(r.rev.last_ns))
+            } else {
+                (r.fwd.first_ns, r.fwd.last_ns)
+            };
+            lo = lo.min(f);
+            hi = hi.max(l);
+            if r.key.ip_version == 4 {
+                pack::pack(r, &self.layout4, start, self.biflow_times, &mut b4);
+                n4 += 1;
+            } else {
+                pack::pack(r, &self.layout6, start, self.biflow_times, &mut b6);
+                n6 += 1;
+            }
+        }
+        let lo = if lo == i64::MAX { None } else { Some(lo) };
+        let hi = if hi == i64::MIN { None } else { Some(hi) };
+        Ok((n4, PyBytes::new(py, &b4), n6, PyBytes::new(py, &b6), lo, hi).into_pyobject(py)?.into_any().unbind())
+    }
+
+    fn output<'py>(&self, py: Python<'py>, packed: bool) -> PyResult<PyObject> {
+        if packed {
+            self.packed(py)
+        } else {
+            Ok(records_to_py(py, &self.out)?.into_any().unbind())
+        }
+    }
 }
 
 #[pymethods]
@@ -105,11 +226,46 @@ impl FlowMeter {
             frag_map_cap,
             frag_timeout_ns,
         };
-        FlowMeter { inner: Meter::new(cfg), out: Vec::new() }
+        FlowMeter {
+            inner: Meter::new(cfg),
+            out: Vec::new(),
+            layout4: Layout::default(),
+            layout6: Layout::default(),
+            export_start_ns: None,
+            biflow_times: bidirectional,
+        }
+    }
+
+    /// Sets the record layouts of packed output (`packed=True` in the feed/advance/flush
+    /// calls): lists of (field name, length in bytes) for IPv4 and IPv6 flows, the
+    /// exporter's boot time (None: one second before the first packet fed), and whether
+    /// first/last times span both directions of a biflow.
+    #[pyo3(signature = (v4, v6, start_ns=None, biflow_times=false))]
+    fn set_export_layout(
+        &mut self,
+        v4: Vec<(String, usize)>,
+        v6: Vec<(String, usize)>,
+        start_ns: Option<i64>,
+        biflow_times: bool,
+    ) -> PyResult<()> {
+        self.layout4 = parse_layout(v4)?;
+        self.layout6 = parse_layout(v6)?;
+        if start_ns.is_some() {
+            self.export_start_ns = start_ns;
+        }
+        self.biflow_times = biflow_times;
+        Ok(())
+    }
+
+    /// The exporter boot time the packed output uses (None before the first packet).
+    #[getter]
+    fn export_start_ns(&self) -> Option<i64> {
+        self.export_start_ns
     }
 
     /// Accounts every record of a Batch; returns the flows that expired meanwhile.
-    fn feed_batch<'py>(&mut self, py: Python<'py>, batch: &Batch) -> PyResult<Bound<'py, PyList>> {
+    #[pyo3(signature = (batch, packed=false))]
+    fn feed_batch<'py>(&mut self, py: Python<'py>, batch: &Batch, packed: bool) -> PyResult<PyObject> {
         let buf = batch.buf.bind(py).as_bytes();
         let meter = &mut self.inner;
         let out = &mut self.out;
@@ -122,7 +278,48 @@ impl FlowMeter {
                 meter.feed(&p, out);
             }
         });
-        records_to_py(py, &self.out)
+        self.note_first(batch.records.first().map(|r| r.ts_ns));
+        self.output(py, packed)
+    }
+
+    /// Frames, decodes and meters the complete records at the start of `buf[:length]` (raw
+    /// capture file bytes continuing where the previous call stopped). Returns (consumed
+    /// bytes, expired flows, error or None, packets, timestamp of the first packet or None).
+    #[pyo3(signature = (feeder, buf, length, packed=false))]
+    fn feed_buffer<'py>(
+        &mut self,
+        py: Python<'py>,
+        feeder: &mut CaptureFeeder,
+        buf: &Bound<'py, PyByteArray>,
+        length: usize,
+        packed: bool,
+    ) -> PyResult<(usize, PyObject, PyObject, usize, Option<i64>)> {
+        // SAFETY: the bytearray is neither resized nor written while this call runs: the
+        // caller (wirekit.flow.meter.meter_file) owns it privately and waits for the call.
+        let all = unsafe { buf.as_bytes() };
+        let data = &all[..length.min(all.len())];
+        let meter = &mut self.inner;
+        let out = &mut self.out;
+        out.clear();
+        let recs = &mut feeder.records;
+        let fr = &mut feeder.framer;
+        let framed = py.allow_threads(|| {
+            recs.clear();
+            let framed = fr.frame(data, recs, usize::MAX);
+            for r in recs.iter() {
+                let d = &data[r.data_start..r.data_start + r.caplen as usize];
+                let p = packet_info(r.linktype, d, r.wire_len, r.ts_ns, r.interface_id);
+                meter.feed(&p, out);
+            }
+            framed
+        });
+        let err = match &framed.error {
+            Some(e) => frame_error(py, e)?,
+            None => py.None(),
+        };
+        let first = feeder.records.first().map(|r| r.ts_ns);
+        self.note_first(first);
+        Ok((framed.consumed, self.output(py, packed)?, err, feeder.records.len(), first))
     }
 
     /// Accounts a list of Packet objects (live capture, tests).
@@ -137,17 +334,19 @@ impl FlowMeter {
     }
 
     /// Moves packet time forward to `now_ns`; returns the flows that expired.
-    fn advance<'py>(&mut self, py: Python<'py>, now_ns: i64) -> PyResult<Bound<'py, PyList>> {
+    #[pyo3(signature = (now_ns, packed=false))]
+    fn advance<'py>(&mut self, py: Python<'py>, now_ns: i64, packed: bool) -> PyResult<PyObject> {
         self.out.clear();
         self.inner.advance(now_ns, &mut self.out);
-        records_to_py(py, &self.out)
+        self.output(py, packed)
     }
 
     /// Expires every open flow (end of input, shutdown).
-    fn flush<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    #[pyo3(signature = (packed=false))]
+    fn flush<'py>(&mut self, py: Python<'py>, packed: bool) -> PyResult<PyObject> {
         self.out.clear();
         self.inner.flush(&mut self.out);
-        records_to_py(py, &self.out)
+        self.output(py, packed)
     }
 
     /// When `advance` should next be called (ns), None when no flow is open.

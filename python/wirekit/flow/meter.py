@@ -59,6 +59,21 @@ class FlowMeter:
     def flush(self) -> list[FlowRecord]:
         return self._records(self._m.flush())
 
+    # Raw variants: meter rows (RECORD_FIELDS tuples, addresses packed) instead of FlowRecords,
+    # for callers that only encode them (the exporters work on rows; building a FlowRecord
+    # per flow would cost more than metering its packets).
+    def feed_batch_rows(self, batch) -> list[tuple]:
+        if isinstance(batch, _core.Batch):
+            return self._m.feed_batch(batch)
+        packets = batch.packets() if hasattr(batch, "packets") else list(batch)
+        return self._m.feed_packets(packets)
+
+    def advance_rows(self, now_ns: int) -> list[tuple]:
+        return self._m.advance(now_ns)
+
+    def flush_rows(self) -> list[tuple]:
+        return self._m.flush()
+
     def next_deadline(self) -> int | None:
         return self._m.next_deadline()
 
@@ -71,3 +86,78 @@ class FlowMeter:
 
     def stats(self) -> dict:
         return self._m.stats()
+
+
+#: Read size of `meter_file`: large enough that per-call overhead vanishes, small enough that
+#: memory stays flat.
+FILE_CHUNK = 4 << 20
+
+
+def meter_file(path, meter: FlowMeter, on_records, *, chunk_size: int = FILE_CHUNK,
+               on_first_ts=None, stop=lambda: False, rows: bool = False, packed: bool = False) -> int:
+    """Meters a pcap/pcapng file through the Rust framer without making Packet objects.
+
+    Reads into one reused buffer (no per-chunk allocation), hands each chunk to
+    `FlowMeter.feed_buffer`, and calls `on_records(records, now_ns)` with the flows that
+    expired. `on_first_ts(ts_ns)` is called once with the first packet's time (exporters
+    boot then). `stop()` is polled between chunks. Returns the packet count; raises
+    CaptureFileError (after metering every good packet) when the file stops making sense.
+    With `rows=True`, `on_records` gets meter rows instead of FlowRecords; with `packed=True`
+    the packed output of `FlowMeter.set_export_layout` (always, even when empty).
+    """
+    import os
+
+    from ..errors import CaptureFileError, CaptureTruncatedError
+
+    feeder = _core.CaptureFeeder()
+    buf = bytearray(chunk_size)
+    view = memoryview(buf)
+    have = 0
+    packets = 0
+    fd = os.open(os.fspath(path), os.O_RDONLY)
+    f = os.fdopen(fd, "rb", buffering=0)
+    m = meter._m
+    first_seen = False
+    try:
+        eof = False
+        while not eof:
+            if have == len(buf):
+                # One record larger than the buffer: grow (the framer caps record sizes).
+                buf.extend(bytes(len(buf)))
+                view.release()
+                view = memoryview(buf)
+            n = f.readinto(view[have:])
+            if not n:
+                eof = True
+                leftover = bytes(view[:have])
+                err = feeder.finish(leftover)
+                consumed = 0
+            else:
+                have += n
+                view.release()  # a bytearray cannot be shifted while exported
+                consumed, got, err, count, first = m.feed_buffer(feeder, buf, have, packed)
+                view = memoryview(buf)
+                packets += count
+                if count and not first_seen:
+                    first_seen = True
+                    if on_first_ts is not None:
+                        on_first_ts(first)
+                if packed:
+                    if got[0] or got[2]:
+                        on_records(got, m.now_ns)
+                elif got:
+                    on_records(got if rows else meter._records(got), m.now_ns)
+                if consumed:
+                    view[: have - consumed] = view[consumed:have]
+                    have -= consumed
+            if err is not None:
+                kind, offset, record, message = err
+                cls = CaptureTruncatedError if kind == "truncated" else CaptureFileError
+                raise cls(message + f" at byte offset {offset} (packet record {record})",
+                          path=os.fspath(path), offset=offset, record=record, kind=kind)
+            if stop():
+                break
+    finally:
+        view.release()
+        f.close()
+    return packets

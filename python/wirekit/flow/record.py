@@ -100,6 +100,16 @@ class FlowRecord:
     def dst_bytes(self) -> bytes:
         return socket.inet_pton(socket.AF_INET if self.ip_version == 4 else socket.AF_INET6, self.dst)
 
+    @property
+    def row(self) -> tuple:
+        """The record in the meter's tuple layout (RECORD_FIELDS; addresses packed), which
+        is what the encoders work on."""
+        return (self.ip_version, self.src_bytes, self.dst_bytes, self.src_port, self.dst_port,
+                self.proto, self.vlan, self.ifindex, self.packets, self.bytes, self.first_ns,
+                self.last_ns, self.tcp_flags, self.tos, self.ttl_min, self.ttl_max,
+                self.rev_packets, self.rev_bytes, self.rev_first_ns, self.rev_last_ns,
+                self.rev_tcp_flags, self.rev_tos, self.rev_ttl_min, int(self.end_reason))
+
     def to_json(self) -> dict:
         """A JSON-ready dict: the documented fields, rev_* only for biflows."""
         d = {

@@ -97,6 +97,7 @@ class _Runner:
         self.hup = False
         self.stop = False
         self.waiting = False
+        self.packed = False
         self.flows = 0
 
     def _open_outputs(self, clock_is_capture: bool) -> None:
@@ -115,18 +116,57 @@ class _Runner:
                 a.version, targets, source_id=a.source_id, sampling_interval=a.sampling_interval,
                 template_refresh_packets=a.template_refresh, bidirectional=a.bidirectional))
 
-    def emit(self, records, now_ns: int | None) -> None:
-        if not records:
-            return
-        self.flows += len(records)
-        for s in self.sinks:
-            s.write(records)
-            s.flush()  # a daemon's records are visible as soon as they expire
+    # Expired flows travel as meter rows (tuples), or, when they are only exported, as
+    # records the Rust meter already laid out for the encoder ("packed"): building a Python
+    # object per flow would cost more than metering its packets.
+    def _setup_packed(self, meter, start_ns=None) -> None:
+        a = self.args
+        self.packed = bool(self.exporters) and not self.sinks and not (a.bidirectional and a.version in (1, 5))
+        if self.packed:
+            v4, v6 = self.exporters[0].encoder.layouts()
+            meter._m.set_export_layout(v4, v6, start_ns=start_ns, biflow_times=a.bidirectional)
+
+    def _feed(self, meter, batch):
+        return meter._m.feed_batch(batch, packed=True) if self.packed else meter.feed_batch_rows(batch)
+
+    def _advance(self, meter, now_ns):
+        return meter._m.advance(now_ns, packed=True) if self.packed else meter.advance_rows(now_ns)
+
+    def _flush(self, meter):
+        return meter._m.flush(packed=True) if self.packed else meter.flush_rows()
+
+    def _boot(self, meter) -> None:
+        # The exporters' clock and the meter's packed uptimes share one boot time.
+        start = meter._m.export_start_ns
         for e in self.exporters:
-            e.export(records, now_ns)
+            if e.clock.start_ns is None and start is not None:
+                e.clock.start_ns = start
+
+    def emit(self, rows, now_ns: int | None) -> None:
+        """Writes and exports expired flows (meter rows, or packed records)."""
+        if self.packed:
+            n = rows[0] + rows[2]
+            if n:
+                self.flows += n
+                for e in self.exporters:
+                    e.export_packed(rows, now_ns)
+            return
+        if not rows:
+            return
+        self.flows += len(rows)
+        if self.sinks:
+            from ..flow.record import records_from_tuples
+
+            records = records_from_tuples(rows, self.args.bidirectional)
+            for s in self.sinks:
+                s.write(records)
+                s.flush()  # a daemon's records are visible as soon as they expire
+        for e in self.exporters:
+            e.export_rows(rows, now_ns)
 
     def run(self) -> int:
         from ..flow import FlowMeter
+        from ..flow.meter import meter_file
 
         a = self.args
         try:
@@ -169,9 +209,24 @@ class _Runner:
             progress = common.Progress(source)
             packets = 0
             if live:
+                boot = (time.time_ns() // 1_000_000) * 1_000_000
                 for e in self.exporters:
-                    e.clock.start(time.time_ns())
-            batches = iter(common.filtered_batches(source, program))
+                    e.clock.start_ns = boot
+                self._setup_packed(meter, boot)
+            else:
+                self._setup_packed(meter)
+            if not live and program is None and a.read != "-" and os.path.isfile(a.read):
+                # Replay of a regular file: frame, decode and meter in Rust straight from a
+                # reused read buffer (no Packet/Batch objects).
+                source.close()
+
+                # SIGTERM sets self.stop, polled between chunks: records already metered are
+                # always emitted.
+                packets = meter_file(a.read, meter, self.emit, on_first_ts=lambda ts: self._boot(meter),
+                                     stop=lambda: self.stop, rows=True, packed=self.packed)
+                batches = iter(())
+            else:
+                batches = iter(common.filtered_batches(source, program))
             while not self.stop:
                 self.waiting = True
                 try:
@@ -186,21 +241,23 @@ class _Runner:
                     for s in self.sinks:
                         s.reopen()
                 n = len(batch)
-                if n and packets == 0 and not live:
-                    # A replay's exporter boots at the first packet: every export time is on
-                    # the capture's clock.
-                    first = batch.ts_ns()[0] if hasattr(batch, "ts_ns") else batch.packets()[0].ts_ns
-                    for e in self.exporters:
-                        e.clock.start(first)
-                recs = meter.feed_batch(batch) if n else []
+                if not n:
+                    recs = self._advance(meter, time.time_ns()) if live else None
+                else:
+                    recs = self._feed(meter, batch)
+                    if packets == 0 and not live:
+                        # A replay's exporter boots just before the first packet: every
+                        # export time is on the capture's clock.
+                        self._boot(meter)
                 packets += n
                 if live:
                     # Live: packet time and wall time agree; expire idle flows even when the
                     # link goes quiet (the source yields, possibly empty, batches on timeout).
                     now = time.time_ns()
-                    recs += meter.advance(now)
-                    self.emit(recs, now)
-                else:
+                    if recs is not None:
+                        self.emit(recs, now)
+                    self.emit(self._advance(meter, now), now)
+                elif recs is not None:
                     self.emit(recs, meter.now_ns)
                 progress.update(packets)
             progress.close()
@@ -216,7 +273,7 @@ class _Runner:
             # Every open flow leaves with the process (SIGTERM loses no flow).
             try:
                 now = time.time_ns() if live else meter.now_ns
-                self.emit(meter.flush(), now)
+                self.emit(self._flush(meter), now)
                 for e in self.exporters:
                     e.close()
                 for s in self.sinks:

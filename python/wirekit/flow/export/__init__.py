@@ -72,8 +72,18 @@ class UDPExporter:
         return self.encoder.clock
 
     def export(self, records, now_ns: int | None = None) -> int:
-        """Encodes and sends; returns the number of datagrams made."""
-        dgrams = self.encoder.encode(records, now_ns)
+        """Encodes FlowRecords and sends them; returns the number of datagrams made."""
+        return self.export_rows([r.row for r in records], now_ns)
+
+    def export_rows(self, rows, now_ns: int | None = None) -> int:
+        """Encodes meter rows (RECORD_FIELDS layout) and sends them."""
+        return self._send(self.encoder.encode_rows(rows, now_ns))
+
+    def export_packed(self, packed, now_ns: int | None = None) -> int:
+        """Sends FlowMeter's packed output (laid out by `encoder.layouts()`)."""
+        return self._send(self.encoder.encode_packed(packed, now_ns))
+
+    def _send(self, dgrams) -> int:
         for d in dgrams:
             for fam, addr in self.targets:
                 try:

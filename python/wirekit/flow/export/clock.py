@@ -28,11 +28,24 @@ class ExportClock:
         if self.start_ns is None:
             self.start_ns = ((ns - margin_ns) // MS) * MS
 
-    def export_ns(self, records, now_ns: int | None) -> int:
-        last = max((r.flow_last_ns for r in records), default=None)
-        first = min((r.flow_first_ns for r in records), default=None)
+    def export_ns(self, rows, now_ns: int | None) -> int:
+        """Export time for meter rows (RECORD_FIELDS layout): `now_ns`, but never before the
+        last packet of any of them."""
+        last = max((max(r[11], r[19]) if r[16] else r[11] for r in rows), default=None)
+        first = min((min(r[10], r[18]) if r[16] else r[10] for r in rows), default=None)
         if self.start_ns is None:
             self.start((now_ns if now_ns is not None else first) if first is None else first)
+        now = now_ns if now_ns is not None else last
+        if now is None:
+            now = self.start_ns
+        if last is not None and now < last:
+            now = last
+        return max(now, self.start_ns)
+
+    def export_ns_span(self, first: int | None, last: int | None, now_ns: int | None) -> int:
+        """export_ns() for records whose packets span [first, last]."""
+        if self.start_ns is None:
+            self.start(first if first is not None else (now_ns or 0))
         now = now_ns if now_ns is not None else last
         if now is None:
             now = self.start_ns

@@ -113,40 +113,76 @@ class _TemplateEncoder:
         return body + b"\0" * (-len(body) % 4)
 
     def _record(self, r) -> bytes:
-        v = r.ip_version
-        st = self.structs[v]
-        c = self.clock
-        first = r.flow_first_ns if self.biflow else r.first_ns
-        last = r.flow_last_ns if self.biflow else r.last_ns
-        if self.ipfix:
-            times = (first // 1_000_000, last // 1_000_000)
+        """One data record from a meter row (RECORD_FIELDS layout)."""
+        v = r[0]
+        if self.biflow and r[16]:
+            first, last = min(r[10], r[18]), max(r[11], r[19])
         else:
-            times = (c.uptime_ms(first), c.uptime_ms(last))
-        vals = [r.src_bytes, r.dst_bytes, r.src_port, r.dst_port, r.proto, r.tos, r.tcp_flags & 0xFF,
-                r.packets, r.bytes, *times, r.ifindex & U32, r.vlan & 0xFFF, r.ttl_min, r.ttl_max, v]
+            first, last = r[10], r[11]
         if self.ipfix:
-            vals.append(int(r.end_reason) & 0xFF)
+            t0, t1 = first // 1_000_000, last // 1_000_000
+        else:
+            s0 = self.clock.start_ns
+            t0 = (max(first - s0, 0) // 1_000_000) & U32
+            t1 = (max(last - s0, 0) // 1_000_000) & U32
+        vals = (r[1], r[2], r[3], r[4], r[5], r[13], r[12] & 0xFF, r[8], r[9], t0, t1,
+                r[7] & U32, r[6] & 0xFFF, r[14], r[15], v)
+        if self.ipfix:
+            vals += (r[23] & 0xFF,)
         if self.biflow:
             if self.ipfix:
-                rf = r.rev_first_ns // 1_000_000 if r.rev_packets else 0
-                rl = r.rev_last_ns // 1_000_000 if r.rev_packets else 0
-                vals += [r.rev_packets, r.rev_bytes, rf, rl, r.rev_tcp_flags & 0xFF, r.rev_tos]
+                if r[16]:
+                    vals += (r[16], r[17], r[18] // 1_000_000, r[19] // 1_000_000, r[20] & 0xFF, r[21])
+                else:
+                    vals += (0, 0, 0, 0, 0, 0)
             else:
-                vals += [r.rev_packets, r.rev_bytes]
-        return st.pack(*vals)
+                vals += (r[16], r[17])
+        return self.structs[v].pack(*vals)
 
     def _export_time(self, ns: int) -> int:
         return ns
 
     # -- message assembly ----------------------------------------------------------------
     def encode(self, records, now_ns: int | None = None) -> list[bytes]:
-        """Export messages for `records` (templates first when due)."""
-        if not records:
+        """Export messages for FlowRecords (see encode_rows)."""
+        return self.encode_rows([r.row for r in records], now_ns)
+
+    def encode_rows(self, rows, now_ns: int | None = None) -> list[bytes]:
+        """Export messages for meter rows (RECORD_FIELDS layout), templates first when due."""
+        if not rows:
             return []
-        export_ns = self._export_time(self.clock.export_ns(records, now_ns))
-        by_tid: dict[int, list[bytes]] = {TEMPLATE_IPV4: [], TEMPLATE_IPV6: []}
-        for r in records:
-            by_tid[TEMPLATE_IPV4 if r.ip_version == 4 else TEMPLATE_IPV6].append(self._record(r))
+        export_ns = self._export_time(self.clock.export_ns(rows, now_ns))
+        rec = self._record
+        v4 = b"".join([rec(r) for r in rows if r[0] == 4])
+        v6 = b"".join([rec(r) for r in rows if r[0] != 4])
+        return self._assemble(export_ns, ((TEMPLATE_IPV4, v4, self.structs[4].size),
+                                          (TEMPLATE_IPV6, v6, self.structs[6].size)))
+
+    # -- packed path (records laid out by the Rust meter) ---------------------------------
+    def layouts(self):
+        """(IPv4 layout, IPv6 layout) for FlowMeter.set_export_layout: the data templates'
+        elements as the meter's field names."""
+        names = {8: "src", 12: "dst", 27: "src", 28: "dst", 7: "src_port", 11: "dst_port",
+                 4: "proto", 5: "tos", 6: "tcp_flags", 2: "packets", 1: "bytes",
+                 152: "first_ms", 153: "last_ms", 22: "first_uptime_ms", 21: "last_uptime_ms",
+                 10: "ifindex", 58: "vlan", 52: "ttl_min", 53: "ttl_max", 60: "ip_version",
+                 136: "end_reason", 24: "rev_packets", 23: "rev_bytes"}
+        rev = {2: "rev_packets", 1: "rev_bytes", 152: "rev_first_ms", 153: "rev_last_ms",
+               6: "rev_tcp_flags", 5: "rev_tos"}
+        return tuple([((rev if pen else names)[i], n) for i, n, pen in self.fields[v]] for v in (4, 6))
+
+    def encode_packed(self, packed, now_ns: int | None = None) -> list[bytes]:
+        """Export messages for FlowMeter's packed output (n4, bytes4, n6, bytes6, first, last)."""
+        n4, b4, n6, b6, first, last = packed
+        if not n4 and not n6:
+            return []
+        export_ns = self._export_time(self.clock.export_ns_span(first, last, now_ns))
+        return self._assemble(export_ns, ((TEMPLATE_IPV4, b4, self.structs[4].size),
+                                          (TEMPLATE_IPV6, b6, self.structs[6].size)))
+
+    def _assemble(self, export_ns, blobs) -> list[bytes]:
+        """Messages from (template id, records blob, record length) sources: templates first
+        when due, data sets as large as the datagram budget allows, padded to 4 bytes."""
         out = []
         budget = self.max_datagram - self.header_len
         sets: list[bytes] = []
@@ -162,25 +198,27 @@ class _TemplateEncoder:
             sets, nrec, ndata, used = [], 0, 0, 0
 
         if self._template_due(export_ns):
-            tsets = self._template_sets()
-            for s, n, is_data in tsets:
+            for s, n, is_data in self._template_sets():
                 sets.append(s)
                 nrec += n
                 ndata += n if is_data else 0
                 used += len(s)
             self._since_templates = 0
             self._templates_at_ns = export_ns
-        for tid, rows in by_tid.items():
+        pack_hdr = self.set_header.pack
+        for tid, blob, rec_len in blobs:
+            total = len(blob) // rec_len
             i = 0
-            while i < len(rows):
-                room = budget - used - 4
-                rec_len = len(rows[i])
-                n = max(0, min(len(rows) - i, room // rec_len))
-                if n == 0:
+            while i < total:
+                n = min(total - i, (budget - used - 4) // rec_len)
+                if n <= 0:
                     close()
                     continue
-                body = self._pad(b"".join(rows[i:i + n]))
-                sets.append(self.set_header.pack(tid, 4 + len(body)) + body)
+                body = blob[i * rec_len:(i + n) * rec_len]
+                pad = -len(body) % 4
+                if pad:
+                    body += b"\0" * pad
+                sets.append(pack_hdr(tid, 4 + len(body)) + body)
                 used += 4 + len(body)
                 nrec += n
                 ndata += n
