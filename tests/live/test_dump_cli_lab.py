@@ -80,8 +80,11 @@ def test_dump_live_equals_tcpdump_and_sigterm_keeps_file_valid():
             err = wk.stderr.read().decode()
             got = [(p.wire_len, p.data) for p in wirekit.open(wk_path)]
             want = [(p.wire_len, p.data) for p in wirekit.open(td_path)]
-            # wirekit started first: it may hold background packets from before tcpdump listened.
-            assert got[len(got) - len(want):] == want and len(want) >= 6, expr
+            # wirekit ran longer than tcpdump on both ends: it may hold background packets
+            # (MLD, ND) from before tcpdump listened or after it stopped. tcpdump's capture
+            # must be one unbroken run inside wirekit's.
+            assert len(want) >= 6
+            assert any(got[i:i + len(want)] == want for i in range(len(got) - len(want) + 1)), expr
             assert f"{len(got)} packets captured" in err
             assert "dropped by kernel" in err
             if expr == "icmp":

@@ -287,4 +287,7 @@ def test_vlan_tags_put_back_like_tcpdump():
                 assert mine == frames  # every tag back in place, 802.1ad too, priority bits kept
             else:
                 assert mine == frames[:3]  # VLAN id 100; libpcap's `vlan` takes TPID 0x8100, 0x88a8, 0x9100
-            _assert_same(g, want)
+            # Background packets (MLD, ND) may come before tcpdump listens: compare ours only.
+            ours = lambda recs: [r for r in recs if r[2][16:18] == b"\x08\x00" and r[2][12:14] != b"\x08\x00"]
+            _assert_same(ours(g), ours(want))
+            assert len(ours(want)) == len(mine)
