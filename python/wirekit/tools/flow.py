@@ -79,14 +79,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _drop_privileges(user: str) -> None:
-    import grp
-    import pwd
+    """Become USER for good (wirekit.privileges: no supplementary groups, no root id left)."""
+    from ..privileges import drop_privileges
 
-    pw = pwd.getpwnam(user)
-    groups = [g.gr_gid for g in grp.getgrall() if user in g.gr_mem]
-    os.setgroups(sorted(set(groups + [pw.pw_gid])))
-    os.setgid(pw.pw_gid)
-    os.setuid(pw.pw_uid)
+    try:
+        drop_privileges(user)
+    except KeyError:
+        raise PrivilegeError(f"no such user: {user}") from None
+
+
+#: Live capture: wake up at least this often (ms) to expire idle flows on a quiet link.
+LIVE_TICK_MS = 1000
+_TICK = object()
+
+
+def _live_batches(source, runner):
+    """Batches of a live capture, and a _TICK whenever LIVE_TICK_MS passed without one."""
+    while not runner.stop:
+        got = source.read_batches(LIVE_TICK_MS)
+        if not got:
+            yield _TICK
+        yield from got
 
 
 class _Runner:
@@ -188,9 +201,12 @@ class _Runner:
 
         def _stop(signum, frame):
             # Never interrupt between metering a batch and emitting its records (that would
-            # lose flows): only a blocking wait for the next batch is broken out of.
+            # lose flows): a live capture's wait is ended with breakloop(), a blocking read of
+            # a pipe is broken out of, anything else stops at the next batch.
             self.stop = True
-            if self.waiting:
+            if live:
+                source.breakloop()
+            elif self.waiting:
                 raise KeyboardInterrupt
 
         def _hup(signum, frame):
@@ -225,9 +241,15 @@ class _Runner:
                 packets = meter_file(a.read, meter, self.emit, on_first_ts=lambda ts: self._boot(meter),
                                      stop=lambda: self.stop, rows=True, packed=self.packed)
                 batches = iter(())
+            elif live:
+                batches = _live_batches(source, self)
             else:
                 batches = iter(common.filtered_batches(source, program))
-            while not self.stop:
+            while True:
+                # A live capture's generator ends by itself once stopped, after handing over
+                # the batches it already took from the ring (their packets are counted).
+                if self.stop and not live:
+                    break
                 self.waiting = True
                 try:
                     batch = next(batches, None)
@@ -240,7 +262,7 @@ class _Runner:
                     self.hup = False
                     for s in self.sinks:
                         s.reopen()
-                n = len(batch)
+                n = 0 if batch is _TICK else len(batch)
                 if not n:
                     recs = self._advance(meter, time.time_ns()) if live else None
                 else:
@@ -297,6 +319,15 @@ class _Runner:
                     f" from a full table, {st['frag_ports_unknown']} fragments without ports)")
             for e in self.exporters:
                 line += f"; {e.datagrams_sent} export datagrams"
+                if e.send_errors:
+                    line += f" ({e.send_errors} send errors)"
+            stats = getattr(source, "stats", None)
+            if live and callable(stats):
+                try:
+                    cs = stats()
+                    line += f"; capture: {cs['received']} received, {cs['dropped_by_kernel']} dropped by the kernel"
+                except (OSError, KeyError, TypeError):
+                    pass
             print(line, file=sys.stderr)
         if broken_pipe:
             raise BrokenPipeError  # `wirekit flow ... --json - | head`: cli.main handles it
