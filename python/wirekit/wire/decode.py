@@ -74,6 +74,8 @@ MAX_VLAN_TAGS = 8
 _LAYER_DEFAULTS = {
     "link": None, "eth": None, "arp": None, "ip": None, "tcp": None, "udp": None,
     "icmp": None, "unknown_layer": None, "unknown_type": None, "unknown_payload": None,
+    # private walk state: payload span, L4 payload length, IP offset and end, L4 offset
+    "_pl": (0, 0), "_l4_payload_len": None, "_ip_off": None, "_ip_end": 0, "_l4_off": None,
 }
 
 
@@ -225,11 +227,6 @@ def _decode(d: Decoded) -> None:
     dd.update(_LAYER_DEFAULTS)
     dd["vlan"] = []
     dd["_anoms"] = []
-    dd["_pl"] = (0, 0)
-    dd["_l4_payload_len"] = None
-    dd["_ip_off"] = None
-    dd["_ip_end"] = 0
-    dd["_l4_off"] = None
     data = d.data
     handler = LINKTYPE_DISPATCH.get(d.linktype)
     if handler is None:
