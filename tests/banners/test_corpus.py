@@ -4,7 +4,6 @@ builder with tshark 4.0.17, port-based; see corpus MANIFEST.md)."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest

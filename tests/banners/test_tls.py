@@ -12,7 +12,6 @@ import pytest
 from wirekit.banners import BannerEngine, Direction, TLSDetector
 from wirekit.banners.tls import (
     is_grease,
-    ja3,
     ja3_string,
     ja4,
     ja4_r,

@@ -69,7 +69,13 @@ class Direction(str, enum.Enum):
 
     @property
     def other(self) -> "Direction":
-        return Direction.SERVER if self is Direction.CLIENT else Direction.CLIENT
+        return _SERVER if self is _CLIENT else _CLIENT
+
+
+# Module constants: attribute access on an Enum class costs far more than a global lookup,
+# and these are read on every chunk of every stream.
+_CLIENT = Direction.CLIENT
+_SERVER = Direction.SERVER
 
 
 def starts_like(data: bytes, prefix: bytes) -> bool:
@@ -156,8 +162,13 @@ class Detector:
     fallback: ClassVar[bool] = False
 
     def __init__(self) -> None:
-        self._wanted = {Direction.CLIENT: True, Direction.SERVER: True}
-        self._claimed = {Direction.CLIENT: False, Direction.SERVER: False}
+        # per direction, indexed by ``direction is _SERVER`` (0 client, 1 server)
+        self._wanted = [True, True]
+        #: ((client addr, port), (server addr, port)), set by the engine when it attaches the
+        #: detector; banners carry the sender's pair.
+        self.endpoints: tuple[tuple[str, int], tuple[str, int]] = (("", 0), ("", 0))
+        self._claimed = [False, False]
+        self._fed = [0, 0]  # bytes the engine fed, per direction (its budget accounting)
 
     # -- what the engine calls -------------------------------------------------------
     @classmethod
@@ -183,37 +194,40 @@ class Detector:
 
     def wants(self, direction: Direction) -> bool:
         """Whether more bytes of this direction could still produce a banner."""
-        return self._wanted[direction]
+        return self._wanted[direction is _SERVER]
 
     def claims(self, direction: Direction) -> bool:
         """Whether the detector recognised this direction as its protocol (even without a
         banner: an FTP client's ``USER`` line); the engine then drops fallback banners."""
-        return self._claimed[direction]
+        return self._claimed[direction is _SERVER]
 
     @property
     def done(self) -> bool:
         """True when the detector wants no more bytes in either direction."""
-        return not (self._wanted[Direction.CLIENT] or self._wanted[Direction.SERVER])
+        return not (self._wanted[0] or self._wanted[1])
 
     # -- helpers for subclasses -------------------------------------------------------
     def stop(self, direction: Direction | None = None) -> None:
         """Stop wanting one direction (or both when None)."""
         if direction is None:
-            self._wanted[Direction.CLIENT] = self._wanted[Direction.SERVER] = False
+            self._wanted[0] = self._wanted[1] = False
         else:
-            self._wanted[direction] = False
+            self._wanted[direction is _SERVER] = False
 
     def claim(self, direction: Direction | None = None) -> None:
         """Mark one direction (or both when None) as recognised."""
-        for d in (Direction.CLIENT, Direction.SERVER) if direction is None else (direction,):
-            self._claimed[d] = True
+        if direction is None:
+            self._claimed[0] = self._claimed[1] = True
+        else:
+            self._claimed[direction is _SERVER] = True
 
     def banner(self, *, role: Direction, kind: str, raw: bytes, ts_ns: int,
                software: Software | None = None,
                attrs: Iterable[tuple[str, str]] = ()) -> Banner:
+        addr, port = self.endpoints[role is _SERVER]
         return Banner(protocol=self.protocol, role=role, kind=kind, raw=raw,
                       text=decode_text(raw), software=software, ts_ns=ts_ns,
-                      attrs=tuple(attrs))
+                      attrs=tuple(attrs), addr=addr, port=port)
 
 
 class LineDetector(Detector):
@@ -226,35 +240,43 @@ class LineDetector(Detector):
 
     def __init__(self) -> None:
         super().__init__()
-        self._buf = {Direction.CLIENT: bytearray(), Direction.SERVER: bytearray()}
-        self._lineno = {Direction.CLIENT: 0, Direction.SERVER: 0}
+        self._buf = [b"", b""]  # the unterminated line of each direction
+        self._lineno = [0, 0]
 
     def line(self, direction: Direction, lineno: int, line: bytes, ts_ns: int) -> list[Banner]:
         """One line (terminator removed); ``lineno`` counts from 0 per direction."""
         raise NotImplementedError
 
     def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
-        buf = self._buf[direction]
-        buf += data
+        i = direction is _SERVER
+        if self._buf[i]:
+            data = self._buf[i] + data
+        wanted = self._wanted
         out: list[Banner] = []
-        while self.wants(direction):
-            nl = buf.find(b"\n")
+        pos = 0
+        while wanted[i]:
+            nl = data.find(b"\n", pos)
             if nl < 0:
                 break
-            raw = bytes(buf[:nl])
-            del buf[:nl + 1]
-            if raw.endswith(b"\r"):
+            raw = data[pos:nl]
+            pos = nl + 1
+            if raw[-1:] == b"\r":
                 raw = raw[:-1]
-            n = self._lineno[direction]
-            self._lineno[direction] = n + 1
-            out += self.line(direction, n, raw, ts_ns)
-        if not self.wants(direction):
-            buf.clear()
-        elif self._lineno[direction] == 0 and buf and not self.first_bytes_ok(direction, bytes(buf)):
+            n = self._lineno[i]
+            self._lineno[i] = n + 1
+            got = self.line(direction, n, raw, ts_ns)
+            if got:
+                out += got
+        if not wanted[i]:
+            self._buf[i] = b""
+            return out
+        rest = data[pos:]
+        self._buf[i] = rest
+        if rest and self._lineno[i] == 0 and not self.first_bytes_ok(direction, rest):
             # A partial first line that can never become ours: give up early, so the
             # stream can stop being collected without waiting for the budget.
             self.stop(direction)
-            buf.clear()
+            self._buf[i] = b""
         return out
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
@@ -262,13 +284,14 @@ class LineDetector(Detector):
         return True
 
     def finish(self, direction: Direction, ts_ns: int) -> list[Banner]:
-        buf = self._buf[direction]
-        if not buf or not self.wants(direction):
+        i = direction is _SERVER
+        buf = self._buf[i]
+        if not buf or not self._wanted[i]:
             return []
-        raw = bytes(buf).rstrip(b"\r")
-        buf.clear()
-        n = self._lineno[direction]
-        self._lineno[direction] = n + 1
+        raw = buf.rstrip(b"\r")
+        self._buf[i] = b""
+        n = self._lineno[i]
+        self._lineno[i] = n + 1
         out = self.line(direction, n, raw, ts_ns)
         self.stop(direction)
         return out

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Callable, Hashable, Sequence
 
-from .base import DETECTORS, Banner, Detector, Direction
+from .base import _CLIENT, _SERVER, DETECTORS, Banner, Detector, Direction
 
 __all__ = ["BannerEngine", "BANNER_STREAM_TABLE_FULL", "BANNER_GAP"]
 
@@ -31,30 +31,30 @@ BANNER_STREAM_TABLE_FULL = "banner_stream_table_full"
 BANNER_GAP = "banner_gap"
 
 DEFAULT_MAX_STREAMS = 65536
-_DIRS = (Direction.CLIENT, Direction.SERVER)
+_DIRS = (_CLIENT, _SERVER)
 
 
 class _Stream:
-    __slots__ = ("endpoints", "factories", "detectors", "fed", "started", "reported", "pending",
+    __slots__ = ("endpoints", "factories", "detectors", "started", "reported", "pending",
                  "wanted")
 
     def __init__(self, endpoints, factories: list) -> None:
-        self.endpoints = endpoints  # {Direction: (addr, port)} of the sender of each side
+        self.endpoints = endpoints  # ((client addr, port), (server addr, port))
         self.factories = factories  # not yet attached (attached on a direction's first bytes)
         self.detectors: list[Detector] = []
-        self.fed: list[list[int]] = []  # bytes fed per attached detector, [client, server]
         self.started = [False, False]  # has the direction sent any bytes yet
-        self.reported = {Direction.CLIENT: False, Direction.SERVER: False}
-        self.pending: dict[Direction, list[Banner]] = {Direction.CLIENT: [], Direction.SERVER: []}
+        # per side (0 client, 1 server): a specific detector reported; held fallback banners
+        self.reported = [False, False]
+        self.pending: list[list[Banner]] = [[], []]
         self.wanted = (True, True)  # cached (client, server) wants, refreshed after each change
 
     def refresh(self) -> bool:
         """Recompute the cached wants; True when either direction is still wanted."""
-        self.wanted = (self.wants(Direction.CLIENT), self.wants(Direction.SERVER))
+        self.wanted = (self.wants(_CLIENT), self.wants(_SERVER))
         return self.wanted[0] or self.wanted[1]
 
     def wants(self, direction: Direction) -> bool:
-        if self.factories and not self.started[0 if direction is Direction.CLIENT else 1]:
+        if self.factories and not self.started[0 if direction is _CLIENT else 1]:
             return True
         return any(d.wants(direction) for d in self.detectors)
 
@@ -62,17 +62,17 @@ class _Stream:
         """A direction's first bytes: attach every detector whose ``accepts`` takes them.
         A detector attached now missed the other direction's start if it had one, so it
         does not read that direction."""
-        other_started = self.started[1 if direction is Direction.CLIENT else 0]
-        self.started[0 if direction is Direction.CLIENT else 1] = True
+        other_started = self.started[1 if direction is _CLIENT else 0]
+        self.started[0 if direction is _CLIENT else 1] = True
         keep = []
         for f in self.factories:
             accepts = getattr(f, "accepts", None)
             if accepts is None or accepts(direction, first):
                 det = f()
+                det.endpoints = self.endpoints
                 if other_started:
                     det.missed(direction.other)
                 self.detectors.append(det)
-                self.fed.append([0, 0])
             else:
                 keep.append(f)
         self.factories = keep if not (self.started[0] and self.started[1]) else []
@@ -114,8 +114,7 @@ class BannerEngine:
             self.counters[BANNER_STREAM_TABLE_FULL] += 1
             return False
         self.counters["streams_opened"] += 1
-        self._streams[key] = _Stream({Direction.CLIENT: client, Direction.SERVER: server},
-                                     self._factories)
+        self._streams[key] = _Stream((client, server), self._factories)
         return True
 
     def wants(self, key: Hashable, direction: Direction | None = None) -> bool:
@@ -125,7 +124,7 @@ class BannerEngine:
             return False
         if direction is None:
             return st.wanted[0] or st.wanted[1]
-        return st.wanted[0 if direction is Direction.CLIENT else 1]
+        return st.wanted[0 if direction is _CLIENT else 1]
 
     def wanted(self, key: Hashable) -> tuple[bool, bool]:
         """(client bytes wanted, server bytes wanted); (False, False) for an unknown key."""
@@ -138,23 +137,27 @@ class BannerEngine:
         st = self._streams.get(key)
         if st is None or not data:
             return []
-        di = 0 if direction is Direction.CLIENT else 1
+        di = 0 if direction is _CLIENT else 1
         if not st.started[di]:
             st.attach(direction, data)
         out: list[Banner] = []
-        for i, det in enumerate(st.detectors):
-            if not det.wants(direction):
+        for det in st.detectors:
+            wanted = det._wanted
+            if not wanted[di]:
                 continue
-            budget = det.max_bytes - st.fed[i][di]
+            fed = det._fed
+            budget = det.max_bytes - fed[di]
             chunk = data if len(data) <= budget else data[:budget]
-            st.fed[i][di] += len(chunk)
+            fed[di] += len(chunk)
             got = det.feed(direction, chunk, ts_ns)
-            if st.fed[i][di] >= det.max_bytes and det.wants(direction):
+            if fed[di] >= det.max_bytes and wanted[di]:
                 got += det.finish(direction, ts_ns)
                 det.stop(direction)
-            self._take(st, det, got, out)
+            if got:
+                self._take(st, det, got, out)
         self._exclusive(st)
-        self._settle(st, direction, out)
+        if st.pending[0] or st.pending[1]:
+            self._settle(st, direction, out)
         if not st.refresh():
             self.counters["streams_done"] += 1
             del self._streams[key]
@@ -204,9 +207,9 @@ class BannerEngine:
     def _take(st: _Stream, det: Detector, got: list[Banner], out: list[Banner]) -> None:
         for b in got:
             if det.fallback:
-                st.pending[b.role].append(b)
+                st.pending[b.role is _SERVER].append(b)
             else:
-                st.reported[b.role] = True
+                st.reported[b.role is _SERVER] = True
                 out.append(b)
 
     @staticmethod
@@ -215,6 +218,11 @@ class BannerEngine:
         # it: one protocol per direction, and the stream is released as soon as the
         # recognising detector is done. (The other direction stays open to all: an HTTP
         # request may be answered by an SSH server.)
+        for d in st.detectors:
+            if (d._claimed[0] or d._claimed[1]) and not d.fallback:
+                break
+        else:
+            return  # nothing recognised yet: the common case, checked cheaply
         for side in _DIRS:
             owners = [d for d in st.detectors if not d.fallback and d.claims(side)]
             if owners:
@@ -226,23 +234,17 @@ class BannerEngine:
     def _settle(st: _Stream, direction: Direction, out: list[Banner]) -> None:
         # Fallback banners of a side are released once no specific detector can still
         # report for that side, and only if none did.
-        for side in _DIRS:
-            if not st.pending[side]:
+        for i, side in ((0, _CLIENT), (1, _SERVER)):
+            pending = st.pending[i]
+            if not pending:
                 continue
-            if st.reported[side] or any(d.claims(side) for d in st.detectors if not d.fallback):
-                st.pending[side].clear()
+            if st.reported[i] or any(d.claims(side) for d in st.detectors if not d.fallback):
+                pending.clear()
             elif not any(d.wants(side) for d in st.detectors if not d.fallback):
-                out += st.pending[side]
-                st.pending[side].clear()
+                out += pending
+                pending.clear()
 
     def _finish_banners(self, st: _Stream, out: list[Banner]) -> list[Banner]:
-        if not out:
-            return out
-        self.counters["banners"] += len(out)
-        res = []
-        for b in out:
-            addr, port = st.endpoints[b.role]
-            res.append(Banner(protocol=b.protocol, role=b.role, kind=b.kind, raw=b.raw, text=b.text,
-                              software=b.software, ts_ns=b.ts_ns, attrs=b.attrs, addr=addr,
-                              port=port))
-        return res
+        if out:
+            self.counters["banners"] += len(out)
+        return out

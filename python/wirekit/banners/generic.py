@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Banner, Direction, LineDetector, register_detector
+from .base import _CLIENT, _SERVER, Banner, Direction, LineDetector, register_detector
 from .version import parse_version
 
 __all__ = ["FirstLineDetector"]
@@ -34,7 +34,7 @@ class FirstLineDetector(LineDetector):
 
     @classmethod
     def accepts(cls, direction: Direction, first: bytes) -> bool:
-        return direction is Direction.SERVER and 0x20 <= first[0] < 0x7F
+        return direction is _SERVER and 0x20 <= first[0] < 0x7F
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
         return not any(b < 0x20 and b not in (0x09, 0x0d) or b >= 0x7f for b in partial)
@@ -51,11 +51,11 @@ class FirstLineDetector(LineDetector):
         # A banner is what a server says before being asked: once the client has spoken
         # first, the server's first line is an answer, not a banner. Client first lines
         # are requests, never reported by the fallback.
-        if direction is Direction.CLIENT:
+        if direction is _CLIENT:
             self._client_spoke = True
             self.stop(direction)
-            if self._lineno[Direction.SERVER] == 0 and not self._buf[Direction.SERVER]:
-                self.stop(Direction.SERVER)
+            if self._lineno[1] == 0 and not self._buf[1]:
+                self.stop(_SERVER)
             return []
         return super().feed(direction, data, ts_ns)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Banner, Direction, LineDetector, register_detector, starts_like
+from .base import _CLIENT, _SERVER, Banner, Direction, LineDetector, register_detector, starts_like
 from .version import Software, parse_user_agent, parse_version
 
 __all__ = ["HTTPDetector"]
@@ -50,18 +50,18 @@ class HTTPDetector(LineDetector):
 
     @classmethod
     def accepts(cls, direction: Direction, first: bytes) -> bool:
-        if direction is Direction.CLIENT:
+        if direction is _CLIENT:
             return 0x41 <= first[0] <= 0x5A  # a method starts with an upper-case letter
         return starts_like(first[:5].upper(), b"HTTP/")
 
     def __init__(self) -> None:
         super().__init__()
-        self._in_head = {Direction.CLIENT: False, Direction.SERVER: False}
+        self._in_head = {_CLIENT: False, _SERVER: False}
         self._user_agent: str | None = None
         self._interim = False  # the server head being read is a 1xx one
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
-        if direction is Direction.SERVER:
+        if direction is _SERVER:
             n = min(len(partial), 5)
             return partial[:n].upper() == b"HTTP/"[:n]
         for i, b in enumerate(partial[:21]):
@@ -81,7 +81,7 @@ class HTTPDetector(LineDetector):
         if not sep:
             return []  # obs-fold or garbage inside the head: not a header we want
         name = name.strip().lower()
-        table = _SERVER_HEADERS if direction is Direction.SERVER else _CLIENT_HEADERS
+        table = _SERVER_HEADERS if direction is _SERVER else _CLIENT_HEADERS
         kind = table.get(name)
         if kind is None:
             return []
@@ -105,7 +105,7 @@ class HTTPDetector(LineDetector):
                             software=software)]
 
     def _start_line(self, direction: Direction, line: bytes) -> list[Banner]:
-        if direction is Direction.CLIENT:
+        if direction is _CLIENT:
             m = _REQUEST.match(line)
             if m is None:
                 self.stop(direction)
@@ -129,6 +129,6 @@ class HTTPDetector(LineDetector):
 
     def _end_head(self, direction: Direction) -> None:
         self._in_head[direction] = False
-        if direction is Direction.SERVER and self._interim:
+        if direction is _SERVER and self._interim:
             return  # a 1xx head: the final response's head follows
         self.stop(direction)

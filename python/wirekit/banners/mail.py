@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Banner, Direction, LineDetector, register_detector, starts_like
+from .base import _CLIENT, _SERVER, Banner, Direction, LineDetector, register_detector, starts_like
 from .version import find_product, parse_user_agent
 
 __all__ = ["SMTPDetector", "FTPDetector", "POP3Detector", "IMAPDetector"]
@@ -51,18 +51,18 @@ class _Reply220Detector(LineDetector):
 
     @classmethod
     def accepts(cls, direction: Direction, first: bytes) -> bool:
-        if direction is Direction.SERVER:
+        if direction is _SERVER:
             return starts_like(first, b"220")
         return first[:4].isalpha()  # a command verb (EHLO, HELO, USER, AUTH, ...)
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
-        if direction is Direction.SERVER:
+        if direction is _SERVER:
             return _prefix_ok(partial, b"220") and (len(partial) < 4 or partial[3] in b" -\r\n")
         # A client command line is text; binary (a TLS hello, say) is not ours.
         return not any(b < 0x20 and b not in (0x09, 0x0d) or b >= 0x80 for b in partial)
 
     def line(self, direction: Direction, lineno: int, line: bytes, ts_ns: int) -> list[Banner]:
-        if direction is Direction.CLIENT:
+        if direction is _CLIENT:
             return self.client_line(lineno, line, ts_ns)
         if lineno == 0:
             if not (line[:3] == b"220" and line[3:4] in (b"", b" ", b"-")):
@@ -86,7 +86,7 @@ class _Reply220Detector(LineDetector):
     def _greeting_banner(self, text: bytes, ts_ns: int) -> Banner:
         self.claim()  # the peer of a recognised server speaks the same protocol
         software = find_product(text.decode("utf-8", "backslashreplace"))
-        return self.banner(role=Direction.SERVER, kind=self.kind, raw=text, ts_ns=ts_ns,
+        return self.banner(role=_SERVER, kind=self.kind, raw=text, ts_ns=ts_ns,
                            software=software)
 
     def client_verdict(self, line: bytes) -> list[Banner]:
@@ -94,7 +94,7 @@ class _Reply220Detector(LineDetector):
         word = line.split(b" ", 1)[0].upper()
         if word in self.own_commands:
             self._client_verdict = True
-            self.claim(Direction.CLIENT)
+            self.claim(_CLIENT)
         elif word in self.other_commands or not line:
             self._client_verdict = False
         else:
@@ -107,7 +107,7 @@ class _Reply220Detector(LineDetector):
         return out
 
     def client_line(self, lineno: int, line: bytes, ts_ns: int) -> list[Banner]:
-        self.stop(Direction.CLIENT)
+        self.stop(_CLIENT)
         return self.client_verdict(line)
 
 
@@ -136,12 +136,12 @@ class SMTPDetector(_Reply220Detector):
         if self._client_state == "first":
             out = self.client_verdict(line)
             if not self._client_verdict:
-                self.stop(Direction.CLIENT)
+                self.stop(_CLIENT)
                 return out
             self._client_state = "commands"
             name = line[5:].strip()
             if name:
-                out.append(self.banner(role=Direction.CLIENT, kind="smtp-ehlo", raw=name,
+                out.append(self.banner(role=_CLIENT, kind="smtp-ehlo", raw=name,
                                        ts_ns=ts_ns))
             return out
         if self._client_state == "commands":
@@ -150,17 +150,17 @@ class SMTPDetector(_Reply220Detector):
                 self._client_state = "headers"
             elif word in (b"STARTTLS", b"QUIT", b"BDAT"):
                 # The rest is encrypted, over, or binary chunks: nothing more to read.
-                self.stop(Direction.CLIENT)
+                self.stop(_CLIENT)
             return []
         # Message header section (RFC 5322 2.1): ends at the first empty line.
         if not line or line == b".":
-            self.stop(Direction.CLIENT)
+            self.stop(_CLIENT)
             return []
         name, sep, value = line.partition(b":")
         if sep and name.strip().lower() in (b"user-agent", b"x-mailer"):
             raw = value.strip()
-            self.stop(Direction.CLIENT)
-            return [self.banner(role=Direction.CLIENT, kind="smtp-user-agent", raw=raw,
+            self.stop(_CLIENT)
+            return [self.banner(role=_CLIENT, kind="smtp-user-agent", raw=raw,
                                 ts_ns=ts_ns,
                                 software=parse_user_agent(raw.decode("utf-8", "backslashreplace")))]
         return []
@@ -186,15 +186,15 @@ class _OneLineGreeting(LineDetector):
 
     @classmethod
     def accepts(cls, direction: Direction, first: bytes) -> bool:
-        return direction is Direction.SERVER and any(starts_like(first, p) for p in cls.prefixes)
+        return direction is _SERVER and any(starts_like(first, p) for p in cls.prefixes)
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
-        if direction is Direction.CLIENT:
+        if direction is _CLIENT:
             return False  # the client has no banner here; do not hold its bytes
         return any(_prefix_ok(partial, p) for p in self.prefixes)
 
     def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
-        if direction is Direction.CLIENT:
+        if direction is _CLIENT:
             self.stop(direction)
             return []
         return super().feed(direction, data, ts_ns)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Banner, Detector, Direction, register_detector
+from .base import _CLIENT, _SERVER, Banner, Detector, Direction, register_detector
 from .version import Software, parse_version
 
 __all__ = ["MySQLDetector", "parse_mysql_version"]
@@ -42,7 +42,7 @@ class MySQLDetector(Detector):
     @classmethod
     def accepts(cls, direction: Direction, first: bytes) -> bool:
         # 3-byte length, sequence id 0, protocol version 10 (or 9)
-        return direction is Direction.SERVER and (
+        return direction is _SERVER and (
             len(first) < 5 or (first[3] == 0 and first[4] in (9, 10)))
 
     def __init__(self) -> None:
@@ -50,7 +50,7 @@ class MySQLDetector(Detector):
         self._buf = bytearray()
 
     def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
-        if direction is Direction.CLIENT:
+        if direction is _CLIENT:
             self.stop(direction)  # the client talks second; its first bytes answer us
             return []
         buf = self._buf
@@ -73,7 +73,7 @@ class MySQLDetector(Detector):
         if not _VERSION.match(version):
             return []
         sw = parse_mysql_version(version.decode("ascii"))
-        return [self.banner(role=Direction.SERVER, kind="mysql-version", raw=version,
+        return [self.banner(role=_SERVER, kind="mysql-version", raw=version,
                             ts_ns=ts_ns, software=sw)]
 
     def _give_up(self) -> list[Banner]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Banner, Direction, LineDetector, looks_like_text, register_detector, starts_like
+from .base import _CLIENT, Banner, Direction, LineDetector, looks_like_text, register_detector, starts_like
 from .version import parse_version
 
 __all__ = ["SSHDetector", "parse_ssh_ident"]
@@ -48,13 +48,13 @@ class SSHDetector(LineDetector):
 
     @classmethod
     def accepts(cls, direction: Direction, first: bytes) -> bool:
-        if direction is Direction.CLIENT:
+        if direction is _CLIENT:
             return starts_like(first, _PREFIX)
         # the identification, or text that may precede it (server only)
         return starts_like(first, _PREFIX) or looks_like_text(first[:256])
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
-        if direction is Direction.CLIENT:
+        if direction is _CLIENT:
             n = min(len(partial), len(_PREFIX))
             return partial[:n] == _PREFIX[:n]
         return _is_text(partial)
@@ -64,7 +64,7 @@ class SSHDetector(LineDetector):
         if parsed is None:
             # Client: the identification must come first. Server: other text lines may
             # precede it (RFC 4253 4.2), binary may not.
-            if direction is Direction.CLIENT or not _is_text(line):
+            if direction is _CLIENT or not _is_text(line):
                 self.stop(direction)
             return []
         self.stop(direction)

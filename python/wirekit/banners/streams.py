@@ -32,12 +32,12 @@ from ..reasm import (
     StreamTimedOut,
 )
 from ..reasm import Direction as ReasmDirection
-from .base import Banner, Detector, Direction
+from .base import _CLIENT, _SERVER, Banner, Detector
 from .engine import BannerEngine
 
 __all__ = ["BannerScanner"]
 
-_DIR = {ReasmDirection.TO_SERVER: Direction.CLIENT, ReasmDirection.TO_CLIENT: Direction.SERVER}
+_DIR = {ReasmDirection.TO_SERVER: _CLIENT, ReasmDirection.TO_CLIENT: _SERVER}
 
 
 class BannerScanner:

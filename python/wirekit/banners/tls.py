@@ -30,7 +30,7 @@ import hashlib
 import struct
 from dataclasses import dataclass, field
 
-from .base import Banner, Detector, Direction, register_detector
+from .base import _CLIENT, _SERVER, Banner, Detector, Direction, register_detector
 
 __all__ = ["TLSDetector", "ClientHello", "ServerHello", "parse_client_hello",
            "parse_server_hello", "is_grease", "ja3", "ja3_string", "ja3s", "ja3s_string",
@@ -292,8 +292,8 @@ class TLSDetector(Detector):
 
     def __init__(self) -> None:
         super().__init__()
-        self._records = {Direction.CLIENT: bytearray(), Direction.SERVER: bytearray()}
-        self._handshake = {Direction.CLIENT: bytearray(), Direction.SERVER: bytearray()}
+        self._records = {_CLIENT: bytearray(), _SERVER: bytearray()}
+        self._handshake = {_CLIENT: bytearray(), _SERVER: bytearray()}
 
     def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
         rec = self._records[direction]
@@ -330,9 +330,9 @@ class TLSDetector(Detector):
     def _hello(self, direction: Direction, htype: int, body: bytes, ts_ns: int) -> list[Banner]:
         self._give_up(direction)  # one hello per direction is all we read
         try:
-            if direction is Direction.CLIENT and htype == HANDSHAKE_CLIENT_HELLO:
+            if direction is _CLIENT and htype == HANDSHAKE_CLIENT_HELLO:
                 return [self._client_banner(parse_client_hello(body), ts_ns)]
-            if direction is Direction.SERVER and htype == HANDSHAKE_SERVER_HELLO:
+            if direction is _SERVER and htype == HANDSHAKE_SERVER_HELLO:
                 return [self._server_banner(parse_server_hello(body), ts_ns)]
         except (ValueError, struct.error):
             return []
@@ -349,7 +349,7 @@ class TLSDetector(Detector):
                   ("ja4_r", ja4_r(ch))]
         summary = " ".join(f"{k}={v}" for k, v in attrs if k in ("sni", "alpn", "versions",
                                                                   "ja3", "ja4"))
-        return self.banner(role=Direction.CLIENT, kind="tls-client-hello",
+        return self.banner(role=_CLIENT, kind="tls-client-hello",
                            raw=summary.encode(), ts_ns=ts_ns, attrs=attrs)
 
     def _server_banner(self, sh: ServerHello, ts_ns: int) -> Banner:
@@ -358,5 +358,5 @@ class TLSDetector(Detector):
             attrs.append(("alpn", ",".join(p.decode("utf-8", "backslashreplace") for p in sh.alpn)))
         attrs += [("ja3s", ja3s(sh)), ("ja3s_full", ja3s_string(sh)), ("ja4s", ja4s(sh))]
         summary = " ".join(f"{k}={v}" for k, v in attrs if not k.endswith("_full"))
-        return self.banner(role=Direction.SERVER, kind="tls-server-hello",
+        return self.banner(role=_SERVER, kind="tls-server-hello",
                            raw=summary.encode(), ts_ns=ts_ns, attrs=attrs)
