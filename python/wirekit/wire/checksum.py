@@ -44,8 +44,10 @@ def internet_checksum(data, initial: int = 0) -> int:
 
 
 def pseudo_header_v4(src: bytes, dst: bytes, proto: int, length: int) -> bytes:
-    """RFC 793 3.1 / RFC 768: source, destination, zero, protocol, TCP/UDP length."""
-    return src + dst + struct.pack("!BBH", 0, proto, length)
+    """RFC 793 3.1 / RFC 768: source, destination, zero, protocol, TCP/UDP length. The length
+    field has 16 bits: a longer (BIG TCP / TSO) segment wraps, as tcpdump computes it; such a
+    segment's checksum is the NIC's job and never verifies anyway."""
+    return src + dst + struct.pack("!BBH", 0, proto, length & 0xFFFF)
 
 
 def pseudo_header_v6(src: bytes, dst: bytes, proto: int, length: int) -> bytes:

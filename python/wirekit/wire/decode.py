@@ -622,10 +622,7 @@ def _verify(d: Decoded) -> None:
                 anoms.append(A.BAD_IP_CHECKSUM)
         l4 = dd["_l4_off"]
         end = dd["_ip_end"]
-        # The pseudo-header of IPv4 has a 16-bit length: a BIG TCP / TSO super-frame longer
-        # than that carries no checkable checksum.
-        if l4 is not None and end <= len(data) and not ip.is_fragment \
-                and (ip.version == 6 or end - l4 <= 0xFFFF):
+        if l4 is not None and end <= len(data) and not ip.is_fragment:
             seg = data[l4:end]
             hdr = dd["tcp"] or dd["udp"] or dd["icmp"]
             l4_ok = hdr.verify_checksum(ip, seg)

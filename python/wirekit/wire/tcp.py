@@ -49,16 +49,14 @@ class TCPFlags(enum.IntFlag):
     AE = 0x100
 
 
-# tcpdump's letters, in its order (print-tcp.c): S F R P U W E . plus e for AE.
-_FLAG_LETTERS = ((0x002, "S"), (0x001, "F"), (0x004, "R"), (0x008, "P"), (0x020, "U"),
-                 (0x080, "W"), (0x040, "E"), (0x100, "e"))
+# tcpdump's flag letters, in the order it prints them (print-tcp.c): F S R P . U E W e.
+_FLAG_LETTERS = ((0x001, "F"), (0x002, "S"), (0x004, "R"), (0x008, "P"), (0x010, "."),
+                 (0x020, "U"), (0x040, "E"), (0x080, "W"), (0x100, "e"))
 
 
 def flags_str(flags: int) -> str:
-    s = "".join(letter for bit, letter in _FLAG_LETTERS if flags & bit)
-    if flags & 0x010:
-        s += "."
-    return s or "none"
+    """The flags as tcpdump writes them inside "Flags [...]" ("S", "S.", "FP.", "none")."""
+    return "".join(letter for bit, letter in _FLAG_LETTERS if flags & bit) or "none"
 
 
 class TCPOptionKind(enum.IntEnum):
