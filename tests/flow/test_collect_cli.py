@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -36,7 +37,7 @@ def test_collect_two_collectors_v4_and_v6(corpus, tmp_path, version):
     if not _has_ipv6_loopback():
         pytest.skip("no IPv6 loopback")
     p6, p4 = _port(socket.AF_INET6, "::1"), _port(socket.AF_INET, "127.0.0.1")
-    cmd = [sys.executable, "-m", "wirekit.cli", "flow", "collect", "--timeout", "1"]
+    cmd = [sys.executable, "-m", "wirekit.cli", "flow", "collect", "--timeout", "30"]
     c6 = subprocess.Popen(cmd + ["-l", f"[::1]:{p6}", "--json", str(tmp_path / "c6.json")],
                           stderr=subprocess.PIPE, text=True)
     c4 = subprocess.Popen(cmd + ["-l", f"127.0.0.1:{p4}", "--json", str(tmp_path / "c4.json")],
@@ -48,6 +49,9 @@ def test_collect_two_collectors_v4_and_v6(corpus, tmp_path, version):
              "-e", f"[::1]:{p6}", "-e", f"127.0.0.1:{p4}", "-V", str(version),
              "--json", str(tmp_path / "run.json")], capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stderr
+        time.sleep(0.5)
+        for c in (c6, c4):  # SIGTERM: the collector stops cleanly and prints its counters
+            c.send_signal(signal.SIGTERM)
         err6 = c6.communicate(timeout=30)[1]
         err4 = c4.communicate(timeout=30)[1]
     finally:
