@@ -31,6 +31,7 @@ from .errors import (
     WirekitError,
 )
 from .privileges import drop_privileges
+from .flow import FlowMeter, FlowRecord
 
 __version__ = _core.__version__
 
@@ -56,4 +57,6 @@ __all__ = [
     "open_capture",
     "open_live",
     "drop_privileges",
+    "FlowMeter",
+    "FlowRecord",
 ]

@@ -60,4 +60,12 @@ TCP_WSCALE_TOO_LARGE = "tcp_wscale_too_large"            # window scale shift > 
 TCP_MIDSTREAM_PICKUP = "tcp_midstream_pickup"            # connection followed without its handshake
 TCP_PORT_SCAN = "tcp_port_scan"                          # a source probed many ports (libnids scan detection)
 
+# Flow metering and collection (wirekit.flow)
+FLOW_TABLE_FULL = "flow_table_full"                      # a flow was exported early: the flow table was full
+FLOW_FRAG_PORTS_UNKNOWN = "flow_frag_ports_unknown"      # later fragment before its first: counted in a port-0 flow
+FLOW_FRAG_MAP_FULL = "flow_frag_map_full"                # fragment port map full: oldest datagram's ports forgotten
+FLOW_TS_BACKWARDS = "flow_ts_backwards"                  # packet older than one already seen (no negative durations)
+NETFLOW_NO_TEMPLATE = "netflow_no_template"              # v9/IPFIX data set whose template never came: dropped
+NETFLOW_MALFORMED = "netflow_malformed"                  # export datagram inconsistent (lengths, sets)
+
 ALL = frozenset(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

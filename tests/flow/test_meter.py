@@ -75,6 +75,7 @@ def test_cache_full_evicts_least_recently_used_and_counts():
         out += m.feed(pk(eth_ipv4("10.0.0.1", "10.0.0.2", 17, udp(sp, 9)), i))
     assert [(r.src_port, r.end_reason) for r in out] == [(2, EndReason.LACK_OF_RESOURCES)]
     assert m.stats()["evicted_cache_full"] == 1
+    assert m.anomalies() == {"flow_table_full": 1}
 
 
 def test_fragments_join_their_datagram_flow():

@@ -85,7 +85,18 @@ class FlowMeter:
         return len(self._m)
 
     def stats(self) -> dict:
+        """Counters: packets, non_ip, flows_created, expired_* by reason, evicted_cache_full,
+        frag_ports_unknown, frag_map_full, ts_backwards, open_flows."""
         return self._m.stats()
+
+    def anomalies(self) -> dict[str, int]:
+        """The anomaly counters (wirekit.anomalies codes) that are not zero."""
+        from .. import anomalies as A
+
+        s = self._m.stats()
+        counts = {A.FLOW_TABLE_FULL: s["evicted_cache_full"], A.FLOW_FRAG_PORTS_UNKNOWN: s["frag_ports_unknown"],
+                  A.FLOW_FRAG_MAP_FULL: s["frag_map_full"], A.FLOW_TS_BACKWARDS: s["ts_backwards"]}
+        return {k: v for k, v in counts.items() if v}
 
 
 #: Read size of `meter_file`: large enough that per-call overhead vanishes, small enough that
