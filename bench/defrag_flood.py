@@ -77,13 +77,14 @@ from wirekit.reasm.defrag import Defragmenter
 path, max_bytes, defrag = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
 d = Defragmenter(max_bytes=max_bytes) if defrag else None
 n = done = 0
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 for batch in wirekit.open(path).batches():
     n += len(batch)
     if d is not None:
         done += sum(isinstance(o, wirekit.Packet) for o in d.feed(batch))
-dt = time.perf_counter() - t0
-out = {"packets": n, "seconds": dt, "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+out = {"packets": n, "seconds": dt, "cpu_seconds": cpu,
+       "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 if d is not None:
     s = d.stats
     out.update(reassembled=done, peak_bytes_buffered=s.peak_bytes_buffered,
@@ -101,11 +102,11 @@ with PcapReader(path) as r:
         if i >= limit:
             break
         pkts.append(p)
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 nofrag, whole_list, missing = defrag(pkts)
-dt = time.perf_counter() - t0
+dt, cpu = time.perf_counter() - t0, time.process_time() - c0
 whole = len(whole_list)
-print(json.dumps({"packets": len(pkts), "seconds": dt, "reassembled": whole,
+print(json.dumps({"packets": len(pkts), "seconds": dt, "cpu_seconds": cpu, "reassembled": whole,
                   "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
@@ -120,7 +121,8 @@ def run_tshark(path: str) -> dict | None:
     tshark = shutil.which("tshark")
     if tshark is None:
         return None
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = ru0.ru_maxrss
     t0 = time.perf_counter()
     out = subprocess.run(
         [tshark, "-n", "-r", path, "-o", "ip.defragment:TRUE", "-Y", "ip.reassembled.length",
@@ -128,8 +130,11 @@ def run_tshark(path: str) -> dict | None:
         check=True, capture_output=True, text=True,
     ).stdout
     dt = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"seconds": dt, "reassembled": len(out.split()), "peak_rss_kib": peak if peak > before else None}
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (ru.ru_utime + ru.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+    peak = ru.ru_maxrss
+    return {"seconds": dt, "cpu_seconds": cpu, "reassembled": len(out.split()),
+            "peak_rss_kib": peak if peak > before else None}
 
 
 def main() -> int:
@@ -150,10 +155,14 @@ def main() -> int:
 
     base, _ = run_child([sys.executable, "-c", WIREKIT_RUN, a.pcap, "0", "0"])
     wk, _ = run_child([sys.executable, "-c", WIREKIT_RUN, a.pcap, str(a.max_bytes), "1"])
-    rate = wk["packets"] / wk["seconds"]
-    print(f"\nwirekit read only      : {base['packets'] / base['seconds'] / 1e6:6.2f} M packets/s, "
+    # Rates are per CPU second of the process (wall time in brackets): on a shared machine
+    # wall time swings with load, CPU time much less.
+    rate = wk["packets"] / wk["cpu_seconds"]
+    print("\nrates per CPU second (per wall second in brackets)")
+    print(f"wirekit read only      : {base['packets'] / base['cpu_seconds'] / 1e6:6.2f} M packets/s "
+          f"[{base['packets'] / base['seconds'] / 1e6:.2f}], "
           f"peak RSS {base['peak_rss_kib'] / 1024:7.1f} MiB")
-    print(f"wirekit Defragmenter   : {rate / 1e6:6.2f} M fragments/s, peak RSS {wk['peak_rss_kib'] / 1024:7.1f} MiB "
+    print(f"wirekit Defragmenter   : {rate / 1e6:6.2f} M fragments/s [{wk['packets'] / wk['seconds'] / 1e6:.2f}], peak RSS {wk['peak_rss_kib'] / 1024:7.1f} MiB "
           f"(+{(wk['peak_rss_kib'] - base['peak_rss_kib']) / 1024:.1f} MiB over read-only; "
           f"cap {a.max_bytes / 2**20:.0f} MiB, peak buffered {wk['peak_bytes_buffered'] / 2**20:.1f} MiB)")
     print(f"  reassembled {wk['reassembled']} of {info['legit_trains']} legit trains; "
@@ -166,19 +175,20 @@ def main() -> int:
     wk_small, _ = run_child([sys.executable, "-c", WIREKIT_RUN, small, str(a.max_bytes), "1"])
     ts = run_tshark(small)
     print(f"\nsame run, {small_info['packets']}-packet prefix of the same workload ({small}):")
-    print(f"  wirekit : {small_info['packets'] / wk_small['seconds'] / 1e6:6.2f} M fragments/s, "
+    wk_rate = small_info["packets"] / wk_small["cpu_seconds"]
+    print(f"  wirekit : {wk_rate / 1e6:6.3f} M fragments/s, "
           f"peak RSS {wk_small['peak_rss_kib'] / 1024:.0f} MiB, reassembled {wk_small['reassembled']}")
     if ts:
-        ts_rate = small_info["packets"] / ts["seconds"]
+        ts_rate = small_info["packets"] / ts["cpu_seconds"]
         rss = f"{ts['peak_rss_kib'] / 1024:.0f} MiB" if ts["peak_rss_kib"] else "n/a"
         print(f"  tshark  : {ts_rate / 1e6:6.3f} M fragments/s (whole process), peak RSS {rss}, "
-              f"reassembled {ts['reassembled']}; wirekit/tshark = {small_info['packets'] / wk_small['seconds'] / ts_rate:.0f}x")
+              f"reassembled {ts['reassembled']}; wirekit/tshark = {wk_rate / ts_rate:.0f}x")
     try:
         sc, _ = run_child([sys.executable, "-c", SCAPY_RUN, small, str(a.scapy_packets)])
-        sc_rate = sc["packets"] / sc["seconds"]
+        sc_rate = sc["packets"] / sc["cpu_seconds"]
         print(f"  scapy   : {sc_rate / 1e6:6.4f} M fragments/s (defragment() on {sc['packets']} packets, "
               f"read excluded), reassembled {sc['reassembled']}; "
-              f"wirekit/scapy = {small_info['packets'] / wk_small['seconds'] / sc_rate:.0f}x")
+              f"wirekit/scapy = {wk_rate / sc_rate:.0f}x")
     except subprocess.CalledProcessError as e:
         print(f"  scapy   : failed ({e.stderr.strip().splitlines()[-1] if e.stderr else e})")
     return 0

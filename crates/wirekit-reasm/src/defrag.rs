@@ -688,8 +688,15 @@ impl Defragmenter {
         }
         let exact_repeat = overlapped && !differs && d.held.contains(&(start as u64, end as u64));
 
-        // Write the pieces the policy gives the new fragment.
-        let pieces = resolve(d.policy, &d.held, start as u64, end as u64);
+        // Write the pieces the policy gives the new fragment. Without any overlap (the
+        // common case) it is one hole: skip the resolver and its allocations.
+        let pieces = if overlapped {
+            resolve(d.policy, &d.held, start as u64, end as u64)
+        } else {
+            let at = d.segs.partition_point(|s| s.start < start);
+            d.segs.insert(at, Seg { start, data: frag.payload.to_vec() });
+            Vec::new()
+        };
         for p in &pieces {
             let (ps, pe) = (p.start as u32, p.end as u32);
             let bytes = &frag.payload[(ps - start) as usize..(pe - start) as usize];
