@@ -93,6 +93,12 @@ def test_tcp_packet_json_and_summary():
     assert d.ip_checksum_ok is True and d.l4_checksum_ok is True
 
 
+def test_pure_ack_line_has_no_seq():
+    ack = TCPHeader(src_port=1, dst_port=2, seq=9, ack=5, flags=TCPFlags.ACK, window=512)
+    d = decode_bytes(build_packet(ETH, IP4, ack))
+    assert d.summary_line() == "IP 10.0.0.1.1 > 10.0.0.2.2: Flags [.], ack 5, win 512, length 0"
+
+
 def test_ethernet_padding_never_reaches_the_payload():
     frame = tcp_frame(b"ab") + b"\x00" * 6 + b"TRAILER"  # short frame padding plus a trailer
     d = decode_bytes(frame)

@@ -652,9 +652,13 @@ def _summary_body(d: Decoded) -> str:
     tcp, udp, icmp = d.tcp, d.udp, d.icmp
     if tcp is not None:
         plen = d._l4_payload_len
-        seq = f"seq {tcp.seq}:{(tcp.seq + plen) & 0xFFFFFFFF}" if plen else f"seq {tcp.seq}"
         s = (f"{fam} {ip.src}.{tcp.src_port} > {ip.dst}.{tcp.dst_port}: "
-             f"Flags [{flags_str(tcp.flags)}], {seq}")
+             f"Flags [{flags_str(tcp.flags)}]")
+        # As tcpdump: the sequence number only when the segment occupies sequence space.
+        if plen > 0:
+            s += f", seq {tcp.seq}:{(tcp.seq + plen) & 0xFFFFFFFF}"
+        elif tcp.flags & 0x07:  # SYN, FIN, RST
+            s += f", seq {tcp.seq}"
         if tcp.flags & 0x10:
             s += f", ack {tcp.ack}"
         s += f", win {tcp.window}"
