@@ -226,3 +226,20 @@ def test_ip4_bad_fragment_passes_through_untouched():
     d = Defragmenter()
     assert d.push(pkt) == (Outcome.NOT_FRAGMENT, None, [])
     assert d.stats.fragments == 0
+
+
+def test_ipv6_fragmented_dns_matches_zeek():
+    # Zeek's core.ipv6-frag baseline lists the IPv6 packets after reassembly: payload length,
+    # next header, hop limit, UDP ports. The 3238-byte DNS response is the reassembled one.
+    zeek = (CORPUS / "defrag" / "ipv6-fragmented-dns.zeek.core.ipv6-frag.output").read_text()
+    want = [
+        (int(m[0]), int(m[1]), int(m[2]), int(m[3]), int(m[4]))
+        for m in re.findall(r"len=(\d+), nxt=(\d+), hlim=(\d+).*sport=(\d+)/udp, dport=(\d+)/udp", zeek)
+    ]
+    _, out = run("ipv6-fragmented-dns.pcap")
+    got = []
+    for p in split(out)[0]:
+        s = p.summary()
+        got.append((int.from_bytes(p.data[18:20], "big"), p.data[20], p.data[21], s.src_port, s.dst_port))
+    assert got == want
+    assert max(w[0] for w in want) == 3238
