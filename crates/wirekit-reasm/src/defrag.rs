@@ -408,7 +408,9 @@ impl Defragmenter {
         self.events.len()
     }
 
-    /// When the oldest datagram in progress expires (`now_ns` units), if any.
+    /// When `advance` next has work (`now_ns` units): never later than the expiry of the
+    /// oldest datagram in progress; possibly earlier (that entry's datagram completed or was
+    /// evicted meanwhile; `advance` then just drops it). `None` when nothing is held.
     pub fn next_deadline(&self) -> Option<i64> {
         self.order.front().map(|e| e.0)
     }

@@ -181,7 +181,9 @@ class Defragmenter:
         return [_event(e) for e in self._engine.advance(int(now_ns))]
 
     def next_deadline(self) -> int | None:
-        """When `advance` next has work to do (ns since the epoch), or None."""
+        """When to call `advance` next (ns since the epoch): never later than the oldest
+        datagram's expiry, possibly earlier (a spurious wake-up costs nothing); None when
+        nothing is held."""
         return self._engine.next_deadline()
 
     @property
