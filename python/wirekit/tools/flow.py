@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -75,6 +76,12 @@ def run(args: argparse.Namespace) -> int:
         args.json = "-"
     if args.max_flows < 1:
         return common.fail(TOOL, "--max-flows must be at least 1", 2)
+    from ..flow.export import parse_hostport
+
+    try:
+        args.targets = [parse_hostport(t) for t in args.export]
+    except ValueError as e:
+        return common.fail(TOOL, str(e), 2)
     return _Runner(args).run()
 
 
@@ -122,11 +129,10 @@ class _Runner:
         if a.csv:
             self.sinks.append(CsvSink(a.csv))
         if a.export:
-            from ..flow.export import make_exporter, parse_hostport
+            from ..flow.export import make_exporter
 
-            targets = [parse_hostport(t) for t in a.export]
             self.exporters.append(make_exporter(
-                a.version, targets, source_id=a.source_id, sampling_interval=a.sampling_interval,
+                a.version, a.targets, source_id=a.source_id, sampling_interval=a.sampling_interval,
                 template_refresh_packets=a.template_refresh, bidirectional=a.bidirectional))
 
     # Expired flows travel as meter rows (tuples), or, when they are only exported, as
@@ -188,7 +194,7 @@ class _Runner:
             return common.fail(TOOL, str(e), 2)
         except ImportError as e:
             return common.fail(TOOL, f"live capture is not available in this build: {e}")
-        except (CaptureFileError, PrivilegeError, OSError) as e:
+        except (CaptureFileError, PrivilegeError, OSError, ValueError) as e:
             return common.fail(TOOL, str(e))
         live = not a.read
         broken_pipe = False
@@ -213,7 +219,10 @@ class _Runner:
             self.hup = True
 
         try:
-            self._open_outputs(clock_is_capture=not live)
+            try:
+                self._open_outputs(clock_is_capture=not live)
+            except socket.gaierror as e:
+                raise OSError(f"cannot resolve a collector address: {e}") from None
             if a.pidfile:
                 with open(a.pidfile, "w") as f:
                     f.write(f"{os.getpid()}\n")
