@@ -142,7 +142,7 @@ def test_zeek_software_log_entries(corpus, banners_of):
 
 
 def test_zeek_smtp_helo_and_user_agent(corpus, banners_of):
-    for name in ("smtp", "smtp-one-side-only"):
+    for name in ("smtp", "smtp-one-side-only", "connect-with-smtp"):  # the last: inside CONNECT
         log = next((corpus / "banners").glob(f"{name}.zeek.*.smtp.log"))
         banners = banners_of((corpus / "banners" / f"{name}.pcap"))
         if banners is None:

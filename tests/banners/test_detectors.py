@@ -188,3 +188,28 @@ def test_stream_table_is_bounded():
     assert not eng.open_stream(3, client=CLIENT, server=SERVER)
     assert eng.counters["banner_stream_table_full"] == 1
     assert eng.feed(3, S, b"SSH-2.0-x\r\n", 0) == []
+
+
+def test_http_connect_tunnel_restarts_detection():
+    got, eng = converse(
+        (C, b"CONNECT mail.example:25 HTTP/1.1\r\nHost: mail.example:25\r\n"
+            b"User-Agent: proxyclient/1.0\r\n\r\n"),
+        (S, b"HTTP/1.1 200 Connection established\r\nVia: 1.1 proxy (squid/5.7)\r\n\r\n"
+            b"220 mail.example ESMTP Postfix\r\n"),
+        (C, b"EHLO inside.example\r\n"), close=False)
+    assert got == [
+        ("client", "http", "http-host", "mail.example:25", None, 0),
+        ("client", "http", "http-user-agent", "proxyclient/1.0", "proxyclient 1.0", 0),
+        ("server", "http", "http-via", "1.1 proxy (squid/5.7)", "squid 5.7", 1000),
+        ("server", "smtp", "smtp-220", "mail.example ESMTP Postfix", "Postfix", 1000),
+        ("client", "smtp", "smtp-ehlo", "inside.example", None, 2000)]
+    assert eng.counters["tunnels"] == 1
+
+
+def test_http_connect_refused_is_no_tunnel():
+    got, eng = converse(
+        (C, b"CONNECT x:25 HTTP/1.1\r\nHost: x:25\r\n\r\n"),
+        (S, b"HTTP/1.1 403 Forbidden\r\nServer: squid/5.7\r\n\r\n220 not a greeting\r\n"),
+        close=False)
+    assert [g[2] for g in got] == ["http-host", "http-server"]
+    assert eng.counters["tunnels"] == 0 and not eng.wants("k")

@@ -169,6 +169,10 @@ class Detector:
         self.endpoints: tuple[tuple[str, int], tuple[str, int]] = (("", 0), ("", 0))
         self._claimed = [False, False]
         self._fed = [0, 0]  # bytes the engine fed, per direction (its budget accounting)
+        #: Set by a detector that saw a tunnel open (HTTP CONNECT answered 2xx) to the bytes
+        #: already received past it, (client bytes, server bytes): the engine then starts
+        #: detection afresh on the rest of the stream, as on a new connection.
+        self.tunnel: tuple[bytes, bytes] | None = None
 
     # -- what the engine calls -------------------------------------------------------
     @classmethod
@@ -242,13 +246,25 @@ class LineDetector(Detector):
         super().__init__()
         self._buf = [b"", b""]  # the unterminated line of each direction
         self._lineno = [0, 0]
+        self._raw = [False, False]  # after raw_mode(): bytes go to raw(), not line()
 
     def line(self, direction: Direction, lineno: int, line: bytes, ts_ns: int) -> list[Banner]:
         """One line (terminator removed); ``lineno`` counts from 0 per direction."""
         raise NotImplementedError
 
+    def raw_mode(self, direction: Direction) -> None:
+        """From the end of the current line on, hand this direction's bytes to ``raw``
+        unsplit (for what follows a text head: a body, a tunnel)."""
+        self._raw[direction is _SERVER] = True
+
+    def raw(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
+        """Bytes of a direction in raw mode; default: ignored."""
+        return []
+
     def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
         i = direction is _SERVER
+        if self._raw[i]:
+            return self.raw(direction, data, ts_ns)
         if self._buf[i]:
             data = self._buf[i] + data
         wanted = self._wanted
@@ -267,6 +283,11 @@ class LineDetector(Detector):
             got = self.line(direction, n, raw, ts_ns)
             if got:
                 out += got
+            if self._raw[i]:
+                self._buf[i] = b""
+                if pos < len(data):
+                    out += self.raw(direction, data[pos:], ts_ns)
+                return out
         if not wanted[i]:
             self._buf[i] = b""
             return out

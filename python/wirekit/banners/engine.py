@@ -31,11 +31,13 @@ BANNER_STREAM_TABLE_FULL = "banner_stream_table_full"
 BANNER_GAP = "banner_gap"
 
 DEFAULT_MAX_STREAMS = 65536
+#: Tunnels followed inside one connection (CONNECT within CONNECT ...).
+MAX_TUNNEL_DEPTH = 2
 _DIRS = (_CLIENT, _SERVER)
 
 
 class _Stream:
-    __slots__ = ("endpoints", "factories", "detectors", "started", "reported", "pending",
+    __slots__ = ("endpoints", "factories", "detectors", "started", "depth", "reported", "pending",
                  "wanted")
 
     def __init__(self, endpoints, factories: list) -> None:
@@ -43,6 +45,7 @@ class _Stream:
         self.factories = factories  # not yet attached (attached on a direction's first bytes)
         self.detectors: list[Detector] = []
         self.started = [False, False]  # has the direction sent any bytes yet
+        self.depth = 0  # tunnels entered (HTTP CONNECT) before these bytes
         # per side (0 client, 1 server): a specific detector reported; held fallback banners
         self.reported = [False, False]
         self.pending: list[list[Banner]] = [[], []]
@@ -98,7 +101,7 @@ class BannerEngine:
         #: counters: streams_opened, streams_done (stopped early), streams_closed,
         #: banners, and anomaly codes.
         self.counters: dict[str, int] = {"streams_opened": 0, "streams_done": 0,
-                                         "streams_closed": 0, "banners": 0,
+                                         "streams_closed": 0, "banners": 0, "tunnels": 0,
                                          BANNER_STREAM_TABLE_FULL: 0, BANNER_GAP: 0}
 
     def __len__(self) -> int:
@@ -155,6 +158,9 @@ class BannerEngine:
                 det.stop(direction)
             if got:
                 self._take(st, det, got, out)
+        for det in st.detectors:
+            if det.tunnel is not None:
+                return self._finish_banners(st, out) + self._restart(key, st, det.tunnel, ts_ns)
         self._exclusive(st)
         if st.pending[0] or st.pending[1]:
             self._settle(st, direction, out)
@@ -162,6 +168,26 @@ class BannerEngine:
             self.counters["streams_done"] += 1
             del self._streams[key]
         return self._finish_banners(st, out)
+
+    def _restart(self, key: Hashable, st: _Stream, early: tuple[bytes, bytes],
+                 ts_ns: int) -> list[Banner]:
+        # A tunnel opened (HTTP CONNECT): what follows is a new conversation between the
+        # same endpoints, so detection starts again from the first bytes. Nesting is
+        # bounded: a tunnel inside a tunnel inside a tunnel is not followed.
+        if st.depth >= MAX_TUNNEL_DEPTH:
+            del self._streams[key]
+            self.counters["streams_done"] += 1
+            return []
+        self.counters["tunnels"] += 1
+        fresh = _Stream(st.endpoints, self._factories)
+        fresh.depth = st.depth + 1
+        self._streams[key] = fresh
+        out: list[Banner] = []
+        if early[0]:
+            out += self.feed(key, _CLIENT, early[0], ts_ns)
+        if early[1] and key in self._streams:
+            out += self.feed(key, _SERVER, early[1], ts_ns)
+        return out
 
     def gap(self, key: Hashable, direction: Direction) -> list[Banner]:
         """Bytes of one direction were never captured: detectors stop reading it (a

@@ -59,6 +59,9 @@ class HTTPDetector(LineDetector):
         self._in_head = {_CLIENT: False, _SERVER: False}
         self._user_agent: str | None = None
         self._interim = False  # the server head being read is a 1xx one
+        self._connect = False  # the request is CONNECT: a 2xx answer opens a tunnel
+        self._status = b""
+        self._early = bytearray()  # client bytes sent after a CONNECT head, before the answer
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
         if direction is _SERVER:
@@ -111,6 +114,7 @@ class HTTPDetector(LineDetector):
                 self.stop(direction)
                 return []
             self.claim(direction)
+            self._connect = m.group(1) == b"CONNECT"
             if b"HTTP/" not in m.group(2).upper():
                 # HTTP/0.9 (RFC 1945 4.1 Simple-Request): no headers, and the response is
                 # the bare entity body, so neither side has a head to read.
@@ -123,6 +127,7 @@ class HTTPDetector(LineDetector):
                 self.stop(direction)
                 return []
             self.claim(direction)
+            self._status = m.group(3)
             self._interim = m.group(3).startswith(b"1")
         self._in_head[direction] = True
         return []
@@ -131,4 +136,26 @@ class HTTPDetector(LineDetector):
         self._in_head[direction] = False
         if direction is _SERVER and self._interim:
             return  # a 1xx head: the final response's head follows
+        if self._connect:
+            if direction is _CLIENT:
+                # Keep the client's bytes until the proxy answers: if it accepts, they are
+                # the tunnel's first bytes (RFC 9110 9.3.6).
+                self.raw_mode(_CLIENT)
+                return
+            self.stop()
+            if self._status.startswith(b"2"):
+                # RFC 9110 9.3.6: "A tunnel is closed when a tunnel intermediary detects
+                # that either side has closed its connection"; after a 2xx the connection
+                # carries the tunneled protocol from the next byte on.
+                self.raw_mode(_SERVER)
+                self.tunnel = (bytes(self._early), b"")
+            return
         self.stop(direction)
+
+    def raw(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
+        if direction is _CLIENT and self.tunnel is None:
+            self._early += data[: self.max_bytes - len(self._early)]
+        elif direction is _SERVER and self.tunnel is not None:
+            # bytes in the same segment as the 2xx head: the tunnel's first server bytes
+            self.tunnel = (self.tunnel[0], self.tunnel[1] + data)
+        return []
