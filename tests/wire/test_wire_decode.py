@@ -240,7 +240,8 @@ def test_unknown_numbers_keep_number_and_payload():
     assert d.summary_line() == "IP 1.1.1.1 > 2.2.2.2: ip-proto-47, length 4"
     d = decode_bytes(b"\x01\x02\x03", linktype=147)
     assert d.anomalies == [A.UNKNOWN_LINKTYPE]
-    assert (d.unknown_layer, d.unknown_type, d.unknown_payload) == ("linktype", 147, b"\x01\x02\x03")
+    assert (d.unknown_layer, d.unknown_type, d.unknown_payload) == (
+        "linktype", 147, b"\x01\x02\x03")
 
 
 def test_llc_snap_carries_ip():

@@ -94,10 +94,10 @@ class ARPHeader:
         htype, ptype, hlen, plen, op = _FIXED.unpack_from(data, offset)
         need(data, offset, FIXED_LEN + 2 * (hlen + plen), "ARP addresses")
         o = offset + FIXED_LEN
-        sha = bytes(data[o:o + hlen]); o += hlen
-        spa = bytes(data[o:o + plen]); o += plen
-        tha = bytes(data[o:o + hlen]); o += hlen
-        tpa = bytes(data[o:o + plen])
+        sha = bytes(data[o:o + hlen])
+        spa = bytes(data[o + hlen:o + hlen + plen])
+        tha = bytes(data[o + hlen + plen:o + 2 * hlen + plen])
+        tpa = bytes(data[o + 2 * hlen + plen:o + 2 * (hlen + plen)])
         return cls(enum_or_int(ARPOp, op), _hw_str(sha), _proto_str(spa), _hw_str(tha),
                    _proto_str(tpa), htype, enum_or_int(EtherType, ptype), hlen, plen)
 
