@@ -21,6 +21,13 @@ Rust batch decoder (wirekit_core::decode), so both report the same anomalies:
   its fragment data is `payload`. L4 checksums are only checked on unfragmented datagrams
   whose bytes were all captured.
 
+Beyond the Rust summary, this decoder also walks LLC/SNAP (RFC 1042) under 802.3 frames, reads
+an EtherType from a NULL header whose value is no address family, and reports
+`ipv6_routing0_hdr`, `bad_ipv6_option_len`, `too_many_ipv6_ext_headers` and `bad_tcp_option`;
+it reports `frag_too_large` for fragments only (not for a TSO/BIG TCP super-frame). JSON
+`payload_len` is the L4 payload length the IP header implies (tshark's tcp.len, tcpdump's
+"length"), which exceeds `len(payload)` when the capture was cut.
+
 Extending: `register_ethertype(0x88cc, handler)` with `handler(decoded, data, offset)`,
 `register_ip_proto(132, handler)` with `handler(decoded, data, offset, end)`,
 `register_linktype(147, handler)` with `handler(decoded, data)`. A handler sets attributes on
