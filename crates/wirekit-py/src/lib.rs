@@ -9,6 +9,7 @@ mod defrag;
 mod flow;
 mod live;
 mod reasm;
+mod scan;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -19,5 +20,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     reasm::register(m)?;
     flow::register(m)?;
     live::register(m)?;
+    scan::register(m)?;
     Ok(())
 }

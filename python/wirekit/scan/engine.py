@@ -42,6 +42,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from .._core import SynBlaster, scan_probe_seq as _scan_probe_seq
 from .targets import TargetSet
 
 __all__ = ["Permutation", "TokenBucket", "SynScanner", "ScanResult", "probe_seq",
@@ -93,9 +94,11 @@ class Permutation:
 
 
 def probe_seq(secret: bytes, version: int, addr: int, port: int, src_port: int) -> int:
-    """The SYN's sequence number: keyed hash of the probe (32 bits)."""
-    msg = struct.pack("!B16sHH", version, addr.to_bytes(16, "big"), port, src_port)
-    return int.from_bytes(hashlib.blake2b(msg, key=secret, digest_size=4).digest(), "big")
+    """The SYN's sequence number: a keyed hash of the probe (SipHash-2-4 of version,
+    address, port and source port, low 32 bits; computed in Rust so that the batch send
+    path and the Python matcher agree)."""
+    return _scan_probe_seq(secret, version, addr.to_bytes(4 if version == 4 else 16, "big"),
+                           port, src_port)
 
 
 class TokenBucket:
@@ -358,6 +361,34 @@ class SynScanner:
             self.bucket.tokens += budget  # unused tokens go back
         self.sent += len(out)
         return out
+
+    def poll_plan(self, now_ns: int, max_count: int = 4096) -> tuple[tuple[int, int, int] | None, list[bytes]]:
+        """Like `poll_send`, but pass 0 is handed out as permutation positions for a batch
+        sender: returns ((first position, count, source port) or None, retry packets).
+        `blaster()` builds and sends exactly those positions."""
+        self.start(now_ns)
+        if self.done or self.end_ns is not None or now_ns < self.pass_start_ns:
+            return None, []
+        if self.pass_no or self._order is not None:
+            return None, self.poll_send(now_ns, max_count)
+        n = min(self.bucket.take(now_ns, max_count), self.total - self.cursor)
+        rng = None
+        if n > 0:
+            rng = (self.cursor, n, self._src_port(0, 0))
+            self.cursor += n
+            self.sent += n
+        if self.cursor >= self.total:
+            self._end_pass(now_ns)
+        return rng, []
+
+    def blaster(self) -> SynBlaster:
+        """The Rust batch builder/sender for this scan's pass 0 (same permutation, same
+        keyed hash, same packets as `build_syn`)."""
+        ivs = [(v, lo.to_bytes(16, "big"), hi.to_bytes(16, "big")) for v, lo, hi in self.targets.intervals]
+        return SynBlaster(self.secret, ivs, self.ports, self.perm.keys, self.perm.half,
+                          src4=self.src4.to_bytes(4, "big") if self.src4 is not None else None,
+                          src6=self.src6.to_bytes(16, "big") if self.src6 is not None else None,
+                          ttl=self.TTL, window=self.WINDOW, ip_id=self._ip_id)
 
     def _unanswered_indices(self) -> array.array:
         out = array.array("Q")
