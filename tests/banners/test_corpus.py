@@ -207,3 +207,12 @@ def test_one_sided_captures_through_reasm(corpus):
     assert [x.text for x in b if x.kind == "smtp-ehlo"] == ["enzo.icir.org"]
     b = banners_reasm(str(corpus / "tcp-reassembly" / "sv-tcp-async-imap.pcap"))
     assert [x.kind for x in b] == ["imap-greeting"]
+
+
+def test_scan_capture_helper(corpus):
+    from wirekit.banners import scan_capture
+
+    got = scan_capture(str(corpus / "banners" / "ssh-on-port-80.pcap"))
+    assert [(b.role.value, b.port, b.text) for b in got] == [
+        ("server", 80, "SSH-2.0-OpenSSH_5.8p1 Debian-1ubuntu3"),
+        ("client", 49656, "SSH-2.0-OpenSSH_5.2")]

@@ -6,7 +6,11 @@ friends, SMTP/FTP/POP3/IMAP greetings, the MySQL server version, TLS hellos with
 and the first printable line of anything else. Add your own with ``register_detector``
 (see ``wirekit.banners.base`` for the interface).
 
-    from wirekit.banners import BannerEngine, Direction
+    from wirekit.banners import scan_capture
+    for banner in scan_capture("trace.pcap"):          # reassembly + detection
+        print(banner.role.value, banner.addr, banner.port, banner.software, banner.text)
+
+    from wirekit.banners import BannerEngine, Direction  # the sans-IO engine alone
     engine = BannerEngine()
     engine.open_stream(key, client=("10.0.0.1", 40000), server=("10.0.0.2", 22))
     for banner in engine.feed(key, Direction.SERVER, data, ts_ns):
@@ -36,11 +40,13 @@ from .mysql import MySQLDetector
 from .tls import TLSDetector
 from .generic import FirstLineDetector
 from .engine import BannerEngine
+from .streams import BannerScanner, scan_capture
 
 __all__ = [
     "DETECTORS",
     "Banner",
     "BannerEngine",
+    "BannerScanner",
     "Detector",
     "Direction",
     "FTPDetector",
@@ -60,5 +66,6 @@ __all__ = [
     "parse_user_agent",
     "parse_version",
     "register_detector",
+    "scan_capture",
     "unregister_detector",
 ]

@@ -35,7 +35,7 @@ from ..reasm import Direction as ReasmDirection
 from .base import _CLIENT, _SERVER, Banner, Detector
 from .engine import BannerEngine
 
-__all__ = ["BannerScanner"]
+__all__ = ["BannerScanner", "scan_capture"]
 
 _DIR = {ReasmDirection.TO_SERVER: _CLIENT, ReasmDirection.TO_CLIENT: _SERVER}
 
@@ -116,3 +116,20 @@ class BannerScanner:
                 self._collecting[cid] = want
             # Events this call returns are for data already queued: none matter any more.
             self.reassembler.set_collect(cid, want[0], want[1])
+
+
+def scan_capture(path: str, **options: Any) -> list[Banner]:
+    """Every banner of a capture file, in stream order (``BannerScanner`` options apply).
+
+        for b in scan_capture("trace.pcap"):
+            print(b.role.value, b.addr, b.port, b.software)
+    """
+    from ..capture.files import CaptureFile
+
+    scanner = BannerScanner(**options)
+    out: list[Banner] = []
+    with CaptureFile(path) as source:
+        for batch in source.batches():
+            out += scanner.feed(batch)
+    out += scanner.finish()
+    return out
