@@ -214,8 +214,10 @@ class IPv6AH:
         if nh is None:
             raise BuildError("AH: next_header is unset")
         n = 2 + len(self.data)
-        if n % 4 or n < 12:
-            raise BuildError(f"AH length {n} is not a multiple of 4 >= 12")
+        # RFC 4302 2.2 wants at least 12 bytes; 8 (length octet 0) is seen in the wild and is
+        # rebuilt as parsed.
+        if n % 4 or n < 8:
+            raise BuildError(f"AH length {n} is not a multiple of 4 >= 8")
         return bytes((check_uint(nh, 8, "next_header"), n // 4 - 2)) + self.data
 
     def __str__(self) -> str:
