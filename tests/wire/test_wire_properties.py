@@ -31,7 +31,7 @@ from wirekit.wire.decode import LINKTYPE_DISPATCH
 LINKTYPES = sorted(LINKTYPE_DISPATCH) + [147]
 # WIREKIT_FUZZ_EXAMPLES=100000 turns these into a fuzzing run.
 SETTINGS = settings(max_examples=int(os.environ.get("WIREKIT_FUZZ_EXAMPLES", "200")),
-                    deadline=None,
+                    deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
 
 
