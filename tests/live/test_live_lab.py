@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import struct
+import subprocess
 import tempfile
 
 import pytest
@@ -32,7 +34,36 @@ _start_tcpdump = start_tcpdump
 _stop_tcpdump = stop_tcpdump
 
 
-def _traffic(a, b):
+BANNER_FETCH = (
+    "import socket,sys\n"
+    "s=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)\n"
+    "print(s.makefile('rb').readline().decode().strip())\n"
+)
+
+
+def _sshd_path():
+    return shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
+
+
+def _start_sshd(host, tmp, port=2222):
+    """A real OpenSSH server in `host` (host key made for the test), or None without sshd."""
+    sshd = _sshd_path()
+    if sshd is None or shutil.which("ssh-keygen") is None:
+        return None
+    key = os.path.join(tmp, "ssh_host_ed25519_key")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+    host.spawn([sshd, "-D", "-e", "-f", "/dev/null", "-h", key, "-p", str(port), "-o", f"ListenAddress={host.ipv4}"])
+    host.wait_tcp(port)
+    return port
+
+
+def _traffic(a, b, tmp=None):
+    if tmp is not None:
+        port = _start_sshd(b, tmp)
+        if port is not None:  # an ssh banner fetch, as a banner grabber does
+            banner = a.run(["python3", "-c", BANNER_FETCH, b.ipv4, str(port)]).stdout.strip()
+            assert banner.startswith("SSH-2.0-OpenSSH"), banner
     a.run(["ping", "-c2", "-i0.2", "-W2", b.ipv4])
     a.run(["ping", "-6", "-c2", "-i0.2", "-W2", b.ipv6])
     b.spawn(["python3", "-m", "http.server", "8000", "--bind", b.ipv4], cwd="/")
@@ -98,7 +129,7 @@ def test_capture_equals_tcpdump():
         try:
             tds = [start_tcpdump(a, path, e) for path, e in zip(paths, exprs)]
             _mark(a, b, "wirekit-start")
-            _traffic(a, b)
+            _traffic(a, b, tmp)
             _mark(a, b, "wirekit-end")
             td_stats = [stop_tcpdump(td, settle_s=1.2 if i == 0 else 0) for i, td in enumerate(tds)]
             got = [_collect(cap) for cap in caps]
@@ -113,6 +144,8 @@ def test_capture_equals_tcpdump():
             assert len(want) > 10, expr
             _assert_same(g, want)
             assert st.received >= len(g) and st.dropped_by_kernel == 0
+            if expr is None:  # the ssh banner crossed the wire in both captures
+                assert any(b"SSH-2.0-OpenSSH" in d for _, _, d in g) == bool(_sshd_path())
             if expr == "tcp port 8000":
                 assert all(d[12:14] == b"\x08\x00" and d[23] == 6 for _, _, d in g[1:-1])
         assert len(_window(got[0])) > len(_window(got[1]))  # the filters did filter
