@@ -147,7 +147,7 @@ def parse_user_agent(ua: str) -> Software | None:
             sw = _from_token(token_re, s, name)
             if sw is not None:
                 return sw
-    return parse_version(s)
+    return parse_version(ua)
 
 
 #: Products recognised inside free-text greetings (SMTP/FTP/POP3/IMAP 220/+OK/* OK lines),
