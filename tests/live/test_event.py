@@ -253,3 +253,16 @@ def test_driver_live_fires_deadline_without_packets():
     ticks = [e for e in events if e[0] == "tick"]
     assert 2 <= len(ticks) <= 4
     assert all(b[1] - a[1] == 30_000_000 for a, b in zip(ticks, ticks[1:]))
+
+
+def test_two_events_on_one_fd_both_fire(base):
+    r, w = socket.socketpair()
+    hits = []
+    e1 = Event(r.fileno(), READ, lambda fd, what, arg: hits.append("one"), base=base)
+    e2 = Event(r.fileno(), READ, lambda fd, what, arg: (hits.append("two"), r.recv(10)), base=base)
+    e1.add()
+    e2.add()
+    w.send(b"x")
+    assert base.dispatch() == "empty"
+    assert sorted(hits) == ["one", "two"]
+    r.close(), w.close()

@@ -52,6 +52,9 @@ class EventBase:
         self._loop = loop
         self._pending: set[Event] = set()
         self._signal_events: dict[int, set[Event]] = {}
+        # asyncio holds one reader and one writer callback per fd; libevent allows several
+        # events on one fd, so each fd's events are fanned out from one registration.
+        self._fd_events: dict[tuple[int, int], set[Event]] = {}
         self._done: asyncio.Future | None = None
         self._exit_handle: asyncio.TimerHandle | None = None
         self._broken = False
@@ -133,6 +136,35 @@ class EventBase:
             if running is not self._loop:
                 self._loop.close()
 
+    # -- fds (one asyncio reader/writer per fd and direction, fanned out to its events) -----
+    def _add_fd(self, ev: "Event", what: int) -> None:
+        key = (ev.handle, what)
+        evs = self._fd_events.setdefault(key, set())
+        if not evs:
+            if what == READ:
+                self.loop.add_reader(ev.handle, self._on_fd, key)
+            else:
+                self.loop.add_writer(ev.handle, self._on_fd, key)
+        evs.add(ev)
+
+    def _del_fd(self, ev: "Event", what: int) -> None:
+        key = (ev.handle, what)
+        evs = self._fd_events.get(key)
+        if evs is None:
+            return
+        evs.discard(ev)
+        if not evs:
+            del self._fd_events[key]
+            if not self.loop.is_closed():
+                if what == READ:
+                    self.loop.remove_reader(ev.handle)
+                else:
+                    self.loop.remove_writer(ev.handle)
+
+    def _on_fd(self, key: tuple[int, int]) -> None:
+        for ev in list(self._fd_events.get(key, ())):
+            ev._fire(key[1])
+
     # -- signals (one asyncio handler per signal, fanned out to its events) ---------------
     def _add_signal(self, ev: "Event") -> None:
         evs = self._signal_events.setdefault(ev.handle, set())
@@ -186,12 +218,11 @@ class Event:
 
     def add(self, timeout_s: float | None = None) -> None:
         """Makes the event pending (again); `timeout_s` arms (or re-arms) its timeout."""
-        loop = self.base.loop
         if not self._added:
             if self.events & READ:
-                loop.add_reader(self.handle, self._fire, READ)
+                self.base._add_fd(self, READ)
             if self.events & WRITE:
-                loop.add_writer(self.handle, self._fire, WRITE)
+                self.base._add_fd(self, WRITE)
             if self.events & SIGNAL:
                 self.base._add_signal(self)
             self._added = True
@@ -210,19 +241,7 @@ class Event:
         """Makes the event not pending. Safe to call when it is not."""
         if not self._added:
             return
-        loop = self.base.loop
-        if not loop.is_closed():
-            if self.events & READ:
-                loop.remove_reader(self.handle)
-            if self.events & WRITE:
-                loop.remove_writer(self.handle)
-        if self.events & SIGNAL:
-            self.base._del_signal(self)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._added = False
-        self.base._pending.discard(self)
+        self._added_off()
         self.base._check_empty()
 
     def _fire(self, what: int) -> None:
@@ -245,11 +264,10 @@ class Event:
 
     def _added_off(self) -> None:
         # delete() without the empty check: the check runs after the callback, which may re-add.
-        loop = self.base.loop
         if self.events & READ:
-            loop.remove_reader(self.handle)
+            self.base._del_fd(self, READ)
         if self.events & WRITE:
-            loop.remove_writer(self.handle)
+            self.base._del_fd(self, WRITE)
         if self.events & SIGNAL:
             self.base._del_signal(self)
         if self._timer is not None:
