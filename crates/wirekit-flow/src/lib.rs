@@ -28,6 +28,7 @@
 //! port-0 flow of its addresses (counted in `frag_ports_unknown`).
 
 pub mod frag;
+pub mod index;
 pub mod meter;
 pub mod pack;
 

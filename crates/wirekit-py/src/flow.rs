@@ -43,6 +43,20 @@ fn packet_info(linktype: u32, data: &[u8], wire_len: u32, ts_ns: i64, ifindex: u
     }
 }
 
+/// Decodes and meters framed records, a chunk at a time (Meter::feed_many prefetches the
+/// flow table for the packets ahead).
+fn meter_records(meter: &mut Meter, buf: &[u8], records: &[Record], out: &mut Vec<FlowRecord>) {
+    let mut infos: Vec<PacketInfo> = Vec::with_capacity(256);
+    for chunk in records.chunks(256) {
+        infos.clear();
+        infos.extend(chunk.iter().map(|r| {
+            let d = &buf[r.data_start..r.data_start + r.caplen as usize];
+            packet_info(r.linktype, d, r.wire_len, r.ts_ns, r.interface_id)
+        }));
+        meter.feed_many(&infos, out);
+    }
+}
+
 fn records_to_py<'py>(py: Python<'py>, recs: &[FlowRecord]) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for r in recs {
@@ -271,13 +285,7 @@ impl FlowMeter {
         let out = &mut self.out;
         out.clear();
         let records = &batch.records;
-        py.allow_threads(|| {
-            for r in records {
-                let data = &buf[r.data_start..r.data_start + r.caplen as usize];
-                let p = packet_info(r.linktype, data, r.wire_len, r.ts_ns, r.interface_id);
-                meter.feed(&p, out);
-            }
-        });
+        py.allow_threads(|| meter_records(meter, buf, records, out));
         self.note_first(batch.records.first().map(|r| r.ts_ns));
         self.output(py, packed)
     }
@@ -306,11 +314,7 @@ impl FlowMeter {
         let framed = py.allow_threads(|| {
             recs.clear();
             let framed = fr.frame(data, recs, usize::MAX);
-            for r in recs.iter() {
-                let d = &data[r.data_start..r.data_start + r.caplen as usize];
-                let p = packet_info(r.linktype, d, r.wire_len, r.ts_ns, r.interface_id);
-                meter.feed(&p, out);
-            }
+            meter_records(meter, data, recs, out);
             framed
         });
         let err = match &framed.error {
