@@ -67,7 +67,7 @@ def compare(js: dict, rec: dict) -> list[str]:
     if "vlan" in js:
         theirs = sorted(_int(v) for v in (rec["vlan.id"] + rec["ieee8021ad.id"]))
         ours = sorted(t["id"] for t in js["vlan"])
-        if theirs[:len(ours)] != ours and theirs != ours:
+        if theirs != ours:
             diffs.append(f"vlan ids: ours {ours} != tshark {theirs}")
     ip = js.get("ip")
     if ip is not None and ip["version"] == 4:
