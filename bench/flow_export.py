@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Flow export benchmark: wirekit flow vs softflowd and nfpcapd on the same pcap.
 
-    python bench/flow_export.py [PCAP] [--packets 2600000] [--rounds 3] [--max-flows 8192]
+    python bench/flow_export.py [PCAP] [--packets 2600000] [--rounds 3] [--max-flows 1048576]
 
 Without PCAP, a gen_synth capture is made under /tmp (never committed). Every tool meters the
 whole capture with the same timeouts (idle 15 s, active 1800 s) and the same flow-table size:
@@ -59,7 +59,9 @@ def main() -> int:
     ap.add_argument("pcap", nargs="?")
     ap.add_argument("--packets", type=int, default=2_600_000)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--max-flows", type=int, default=8192, help="flow table size for wirekit and softflowd (softflowd's default 8192)")
+    ap.add_argument("--max-flows", type=int, default=1 << 20,
+                    help="flow table size for wirekit and softflowd (default 1048576, wirekit's default; "
+                         "softflowd's own default is 8192, which makes both tools evict flows early)")
     args = ap.parse_args()
 
     pcap = args.pcap
