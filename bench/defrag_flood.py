@@ -38,8 +38,9 @@ def ipv4(src: int, dst: int, ip_id: int, offset: int, more: bool, payload: bytes
     return h + payload
 
 
-def generate(path: str, fragments: int) -> dict:
-    """One legit 3-fragment train every 30 flood fragments; 1 ms of capture time per 100."""
+def generate(path: str, fragments: int, flood_share: bool = True) -> dict:
+    """One legit 3-fragment train every 30 flood fragments (only trains without
+    `flood_share`); 10 µs of capture time between packets."""
     eth = bytes.fromhex("020000000002020000000001") + b"\x08\x00"
     body = bytes(range(256)) * 16
     flood_payload = body[:FLOOD_PAYLOAD]
@@ -54,7 +55,7 @@ def generate(path: str, fragments: int) -> dict:
             f.write(frame)
             n += 1
         while n < fragments:
-            if n % 33 == 0:
+            if not flood_share or n % 33 == 0:
                 # A legit train: 2 full fragments + a short last one.
                 src, ip_id = 0x0A000001 + (trains % 200), trains & 0xFFFF
                 data = body[: 2 * FRAG_PAYLOAD + 100]
@@ -145,10 +146,11 @@ def main() -> int:
     ap.add_argument("--tshark-packets", type=int, default=200_000, help="tshark reads a file this long")
     ap.add_argument("--pcap", default="/tmp/wirekit_defrag_flood.pcap")
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--legit-only", action="store_true", help="no flood: well-formed trains only")
     a = ap.parse_args()
 
     t0 = time.perf_counter()
-    info = generate(a.pcap, a.fragments)
+    info = generate(a.pcap, a.fragments, flood_share=not a.legit_only)
     print(f"capture: {a.pcap}: {info['packets']} packets ({info['flood_fragments']} flood fragments, "
           f"{info['legit_trains']} legit 3-fragment trains), {os.path.getsize(a.pcap) / 1e6:.0f} MB, "
           f"written in {time.perf_counter() - t0:.1f} s")
@@ -171,7 +173,7 @@ def main() -> int:
         return 0
 
     small = a.pcap.replace(".pcap", f".{a.tshark_packets}.pcap")
-    small_info = generate(small, a.tshark_packets)
+    small_info = generate(small, a.tshark_packets, flood_share=not a.legit_only)
     wk_small, _ = run_child([sys.executable, "-c", WIREKIT_RUN, small, str(a.max_bytes), "1"])
     ts = run_tshark(small)
     print(f"\nsame run, {small_info['packets']}-packet prefix of the same workload ({small}):")
