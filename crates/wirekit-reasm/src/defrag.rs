@@ -26,6 +26,27 @@
 //! `push` performs the same expiry first, queueing those events. [`Defragmenter::next_deadline`]
 //! tells an event loop when to call `advance`. No clock is ever read.
 //!
+//! ```ignore
+//! let mut defrag = Defragmenter::new(DefragConfig::default());
+//! for (ts_ns, linktype, frame) in frames {          // ts_ns: i64, as framer::Record
+//!     let summary = wirekit_core::decode::decode(linktype, frame);
+//!     match defrag.push(ts_ns, linktype, frame, &summary) {
+//!         Outcome::NotFragment => on_packet(ts_ns, frame, &summary),
+//!         Outcome::Completed(r) => {
+//!             let s = wirekit_core::decode::decode(linktype, &r.frame);
+//!             on_packet(ts_ns, &r.frame, &s)
+//!         }
+//!         Outcome::Held | Outcome::Dropped => {}
+//!     }
+//!     for event in defrag.take_events() { on_anomaly(event) }
+//! }
+//! // Idle timer: when now >= defrag.next_deadline(), defrag.advance(now) -> timeouts.
+//! ```
+//!
+//! `frag_cap_hit` events are rate-limited per cap kind (`cap_event_interval_ns`, default
+//! one per second of capture time, each with the `count` of hits it stands for) so a flood
+//! costs no event per packet; `DefragStats` counts every hit.
+//!
 //! ## Keys
 //!
 //! IPv4: (src, dst, identification, protocol), RFC 791 section 3.2 ("the combination of
