@@ -216,3 +216,47 @@ def test_decoupled_listener_with_the_same_key():
     assert (r.port, r.state) == (p, OPEN)
     other = SynScanner(t, [22, 25], secret=b"other", rate_pps=0, listen_only=True)
     assert other.receive(reply(4, d, SRC4, p, s, q + 1, 0x12), 3) == []
+
+
+def test_receive_batch_matches_like_receive(tmp_path):
+    """Replies read back from a capture file (raw IP link type) through the batch path."""
+    import wirekit
+    from wirekit.capture.writers import PcapWriter
+
+    sc = _scan_one(ports=(22, 80, 443))
+    probes = {(d, p): (s, q) for d, p, s, q in map(parse_syn, sc.poll_send(0, 100))}
+    frames = []
+    s, q = probes[("198.51.100.7", 22)]
+    frames.append(reply(4, "198.51.100.7", SRC4, 22, s, q + 1, 0x12))
+    s, q = probes[("2001:db8::7", 80)]
+    frames.append(reply(6, "2001:db8::7", SRC6, 80, s, q + 1, 0x14))
+    frames.append(reply(6, "2001:db8::7", SRC6, 443, s, q + 1, 0x14))  # wrong port for the seq
+    (i443,) = [i for i in range(sc.total) if sc.probe(i)[0] == 4 and sc.probe(i)[2] == 443]
+    icmp = struct.pack("!BBHI", 3, 3, 0, 0) + sc.build_syn(i443, 0)[:28]
+    frames.append(struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), 0, 0, 250, 1, 0,
+                              ipaddress.IPv4Address("198.51.100.7").packed,
+                              ipaddress.IPv4Address(SRC4).packed) + icmp)
+    path = tmp_path / "replies.pcap"
+    with PcapWriter(str(path), linktype=101) as w:
+        for k, f in enumerate(frames):
+            w.write(data=f, ts_ns=k)
+    results = []
+    with wirekit.open(path) as cap:
+        for b in cap.batches():
+            results += sc.receive_batch(b, 99)
+    assert sorted((r.addr, r.port, r.state, r.reason, r.ttl) for r in results) == [
+        ("198.51.100.7", 22, OPEN, "syn-ack", 61), ("198.51.100.7", 443, FILTERED, "icmp-unreachable", None),
+        ("2001:db8::7", 80, CLOSED, "rst", 61)]
+    assert sc.unmatched == 1
+    (opened,) = [r for r in results if r.state == OPEN]
+    assert opened.reply == frames[0] and opened.window == 29200
+
+
+def test_no_final_wait_when_every_probe_is_answered():
+    sc = _scan_one(ports=(22,), retries=1)
+    for d, p, s, q in map(parse_syn, sc.poll_send(0, 100)):
+        v = 6 if ":" in d else 4
+        sc.receive(reply(v, d, SRC4 if v == 4 else SRC6, p, s, q + 1, 0x14), 5)
+    assert sc.poll_send(5, 100) == []  # nothing left to retry: the scan ends here
+    assert sc.next_deadline() == 5
+    assert sc.advance(5) == [] and sc.done and sc.counts[CLOSED] == 2

@@ -72,9 +72,9 @@ table inet wktest {{
         yield lab, expect
 
 
-def _scan(host, target: str, *extra: str) -> tuple[dict[str, set[int]], dict, float]:
+def _scan(host, target: str, *extra: str, wait: str = "1") -> tuple[dict[str, set[int]], dict, float]:
     t = time.monotonic()
-    r = host.run([*WIREKIT, "scan", "-p-", "--rate", str(RATE), "--retries", "1", "--wait", "1",
+    r = host.run([*WIREKIT, "scan", "-p-", "--rate", str(RATE), "--retries", "1", "--wait", wait,
                   "--all", "--json", *extra, target], timeout=120)
     elapsed = time.monotonic() - t
     rows = _json_lines(r.stdout)
@@ -124,11 +124,13 @@ def test_side_by_side_with_nmap(lab):
     lab, expect = lab
     h0, h1 = lab.hosts
     t = time.monotonic()
-    r = h0.run(["nmap", "-sS", "-p-", "--min-rate", str(RATE), "-n", "-Pn", "-oX", "-", h1.ipv4],
-               timeout=300)
+    # --min-rate alone lets nmap go faster than R: cap it too, so both run at the same rate
+    r = h0.run(["nmap", "-sS", "-p-", "--min-rate", str(RATE), "--max-rate", str(RATE), "-n", "-Pn",
+                "-oX", "-", h1.ipv4], timeout=300)
     nmap_s = time.monotonic() - t
     nmap_open = {int(p) for p in re.findall(r'portid="(\d+)"><state state="open"', r.stdout)}
-    got, _summary, wk_s = _scan(h0, h1.ipv4)
+    got, _summary, wk_s = _scan(h0, h1.ipv4, wait="0.5")
+    # Timing is reported, not asserted: on a loaded 2-core CI machine it is noise.
     print(f"side by side at {RATE}/s: wirekit {wk_s:.2f} s, nmap {nmap_s:.2f} s")
     assert nmap_open == expect["open"]
     assert got["open"] == nmap_open

@@ -20,8 +20,8 @@ States: ``open`` (SYN+ACK), ``closed`` (RST), ``filtered`` (ICMP unreachable, or
 answer after ``retries`` re-sends). Pass 0 sends every probe in permutation order; pass k
 re-sends the probes still unanswered when pass k-1 ended (their list, shuffled with the
 key: O(unanswered) memory and time), starting ``retry_delay_ns`` later; after the last pass the
-scanner waits ``wait_ns`` for late replies, then reports the still-unanswered probes as
-filtered and is done.
+scanner waits ``wait_ns`` for late replies (not at all when every probe has its answer),
+then reports the still-unanswered probes as filtered and is done.
 
 Pacing: one token bucket (`TokenBucket`) for all passes, so ``rate_pps`` holds under
 retries. Time only enters as ``now_ns`` arguments: `poll_send(now_ns)` returns the IP
@@ -38,6 +38,7 @@ import hashlib
 import ipaddress
 import os
 import random
+import re
 import socket
 import struct
 from dataclasses import dataclass
@@ -49,6 +50,10 @@ __all__ = ["Permutation", "TokenBucket", "SynScanner", "ScanResult", "probe_seq"
            "OPEN", "CLOSED", "FILTERED"]
 
 OPEN, CLOSED, FILTERED = "open", "closed", "filtered"
+_ANSWER_CLASS = bytes(1 if (f & 0x10 and f & 0x06 and not (f & 0x06) == 0x06) else 0
+                      for f in range(256))
+_ANSWER_RE = re.compile(rb"\x01")
+_ICMP_RE = re.compile(rb"[\x01\x3a]")
 _M64 = (1 << 64) - 1
 
 
@@ -227,6 +232,7 @@ class SynScanner:
         self.counts = {OPEN: 0, CLOSED: 0, FILTERED: 0}
         self._ip_id = int.from_bytes(self.secret[:2], "big")
         self._sport_cache: dict[int, int] = {}
+        self.answered_count = 0
         self._order: array.array | None = None  # None: pass 0 walks the permutation
         self._templates()
 
@@ -252,20 +258,15 @@ class SynScanner:
         pi = self._port_index.get(port)
         if pi is None:
             return None
-        tv = self.targets
-        # position of addr inside the interval list
-        base = 0
-        for v, lo, hi in tv.intervals:
-            if v == version and lo <= addr <= hi:
-                return (base + addr - lo) * self.nports + pi
-            base += hi - lo + 1
-        return None
+        t = self.targets.index_of(version, addr)
+        return None if t is None else t * self.nports + pi
 
     def _is_answered(self, i: int) -> bool:
         return bool(self.answered[i >> 3] & (1 << (i & 7)))
 
     def _mark(self, i: int) -> None:
         self.answered[i >> 3] |= 1 << (i & 7)
+        self.answered_count += 1  # callers mark only unanswered probes
 
     # -- packets ---------------------------------------------------------------------------
     def build_syn(self, index: int, pass_no: int = 0) -> bytes:
@@ -330,6 +331,8 @@ class SynScanner:
         if self.done:
             return None
         if self.end_ns is not None:
+            if self.answered_count >= self.total and not self.listen_only:
+                return self.end_ns  # everything answered: nothing to wait for
             return self.end_ns + self.wait_ns
         if self.pass_start_ns is None:
             return 0
@@ -419,7 +422,10 @@ class SynScanner:
 
     def advance(self, now_ns: int) -> list[ScanResult]:
         """Finish the scan once the final wait is over: unanswered probes are filtered."""
-        if self.done or self.end_ns is None or now_ns < self.end_ns + self.wait_ns:
+        if self.done or self.end_ns is None:
+            return []
+        if now_ns < self.end_ns + self.wait_ns and (
+                self.answered_count < self.total or self.listen_only):
             return []
         self.done = True
         out = []
@@ -461,6 +467,55 @@ class SynScanner:
         if (v == 4 and proto == 1) or (v == 6 and proto == 58):
             return self._icmp_reply(v, ip, l4, src, now_ns)
         return []
+
+    def receive_batch(self, batch, now_ns: int) -> list[ScanResult]:
+        """A captured `_core.Batch`: TCP answers are matched from the Rust decode summaries
+        (no per-packet parsing in Python); ICMP errors go through `receive`."""
+        n = len(batch)
+        if not n:
+            return []
+        s = batch.summaries()
+        # low flag byte -> 1 for ACK with SYN or RST (answers to a SYN), 0 otherwise
+        cls = s["tcp_flags"].tobytes()[::2].translate(_ANSWER_CLASS)
+        proto = s["proto"]
+        out: list[ScanResult] = []
+        for m in _ICMP_RE.finditer(proto.tobytes()):  # ICMP (1) and ICMPv6 (58) errors
+            i = m.start()
+            data = batch.data(i)
+            out += self.receive(memoryview(data)[s["l3_offset"][i]:], now_ns)
+        if not cls.strip(b"\x00"):
+            return out
+        ipver, src_col, sport_col, dport_col = s["ip_version"], s["src"], s["src_port"], s["dst_port"]
+        ack_col, flags_col, ttl_col, win_col = s["tcp_ack"], s["tcp_flags"], s["ttl"], s["tcp_window"]
+        secret = self.secret
+        for m in _ANSWER_RE.finditer(cls):
+            i = m.start()
+            if proto[i] != 6:
+                continue
+            v = ipver[i]
+            alen = 4 if v == 4 else 16
+            raw = src_col[16 * i:16 * i + alen]
+            sport, dport = sport_col[i], dport_col[i]
+            idx = self._index_of(v, int.from_bytes(raw, "big"), sport)
+            if idx is None or _scan_probe_seq(secret, v, raw, sport, dport) != (ack_col[i] - 1) & 0xFFFFFFFF:
+                self.unmatched += 1
+                continue
+            self.replies += 1
+            if self._is_answered(idx):
+                self.duplicates += 1
+                continue
+            self._mark(idx)
+            flags = flags_col[i]
+            addr = socket.inet_ntop(socket.AF_INET if v == 4 else socket.AF_INET6, raw)
+            if flags & 0x04:
+                state, reason, reply = CLOSED, "rst", None
+            else:
+                data = batch.data(i)
+                state, reason, reply = OPEN, "syn-ack", bytes(memoryview(data)[s["l3_offset"][i]:])
+            self.counts[state] += 1
+            out.append(ScanResult(addr=addr, port=sport, state=state, reason=reason, ttl=ttl_col[i],
+                                  window=win_col[i], ts_ns=now_ns, reply=reply))
+        return out
 
     def _tcp_reply(self, v, ip, l4, src, dst, ttl, now_ns) -> list[ScanResult]:
         sport, dport, _seq, ack, _off, flags, window = struct.unpack_from("!HHIIBBH", ip, l4)

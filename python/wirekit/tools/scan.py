@@ -137,6 +137,7 @@ class _Reporter:
         self.args = args
         self.out = out or sys.stdout
         self.fp = None
+        self._buf: list[str] = []  # rows go out in blocks (a write per row costs more than the row)
         if not args.json:
             self.out.write(f"{'address':<39} {'os':<28} {'service':<14} port\n")
 
@@ -169,15 +170,22 @@ class _Reporter:
                  "reason": r.reason}
             if r.icmp_from:
                 d["icmp_from"] = r.icmp_from
-            self.out.write(json.dumps(d) + "\n")
+            self._buf.append(json.dumps(d))
         else:
             st = "" if r.state == "open" else f" {r.state}"
-            self.out.write(f"{r.addr:<39} {(os_label or '?')[:28]:<28} {svc or '?':<14} "
-                           f"{r.port}/tcp{st}\n")
-        if r.state == "open":
-            self.out.flush()  # open ports show at once; the rest goes out in blocks
+            self._buf.append(f"{r.addr:<39} {(os_label or '?')[:28]:<28} {svc or '?':<14} "
+                             f"{r.port}/tcp{st}")
+        if r.state == "open" or len(self._buf) >= 4096:
+            self.flush()  # open ports show at once; the rest goes out in blocks
+
+    def flush(self) -> None:
+        if self._buf:
+            self.out.write("\n".join(self._buf) + "\n")
+            self._buf.clear()
+        self.out.flush()
 
     def close(self, counts: dict, elapsed_s: float, sent: int, mode: str) -> None:
+        self.flush()
         if self.args.json:
             self.out.write(json.dumps({"summary": True, "mode": mode, "open": counts.get("open", 0),
                                        "closed": counts.get("closed", 0),
@@ -212,10 +220,12 @@ def _run_raw(args, targets, ports) -> int:
             raise ValueError(f"no IPv{v} source address to reach {first} (use -S)")
     secret = args.key.encode() if args.key else os.urandom(16)
     wait_ns = int(args.wait * 1e9)
+    # Retry passes start a quarter of --wait after the previous pass: replies to its last
+    # probes have had that long, and late ones still count (answered probes are skipped).
     scanner = SynScanner(targets, ports, secret=secret, src4=src4, src6=src6,
                          rate_pps=args.rate, retries=0 if args.send_only else args.retries,
-                         wait_ns=wait_ns, source_port=args.source_port,
-                         listen_only=args.listen_only)
+                         wait_ns=wait_ns, retry_delay_ns=wait_ns // 4,
+                         source_port=args.source_port, listen_only=args.listen_only)
     if args.send_only:
         scanner.retries = args.retries  # blind re-sends: nobody tells this process who answered
     if args.dry_run:
@@ -238,29 +248,30 @@ def _run_raw(args, targets, ports) -> int:
             cap = live.open_live(iface, filter=flt, immediate=True)
         if not args.listen_only:
             sender = _RawSender(sorted(targets.versions()))
+            blaster = scanner.blaster()
         idle_deadline = None
         while not scanner.done:
             now = time.monotonic_ns()
             if sender is not None:
-                for pkt in scanner.poll_send(now, 512):
-                    try:
+                rng, pkts = scanner.poll_plan(now, 4096)
+                try:
+                    if rng is not None:
+                        # pass 0: built and sent in Rust, one sendmmsg per 512 probes. Probes
+                        # the kernel refused (ENOBUFS) count as lost; retries cover them.
+                        blaster.send(sender.fd(4), sender.fd(6), *rng)
+                    for pkt in pkts:
                         sender.send(pkt)
-                    except OSError as e:  # e.g. no route, ENOBUFS: the probe stays unanswered
-                        print(f"wirekit scan: send: {e}", file=sys.stderr)
-                        break
+                except OSError as e:  # e.g. no route: the probes stay unanswered
+                    print(f"wirekit scan: send: {e}", file=sys.stderr)
             if args.send_only and scanner.end_ns is not None:
                 break
             if cap is not None:
                 dl = scanner.next_deadline()
                 timeout_ms = 0 if dl is None else max(0, min(50, (dl - now) // 1_000_000))
                 for b in cap.read_batches(int(timeout_ms)):
-                    for pkt in b.packets():
-                        off = link_ip_offset(pkt.linktype, pkt.data)
-                        if off is None:
-                            continue
-                        for r in scanner.receive(pkt.data[off:], time.monotonic_ns()):
-                            rep.result(r)
-                            idle_deadline = None
+                    for r in scanner.receive_batch(b, time.monotonic_ns()):
+                        rep.result(r)
+                        idle_deadline = None
             if args.listen_only:
                 # listen until --wait seconds pass without a matched reply
                 now = time.monotonic_ns()
@@ -301,6 +312,10 @@ class _RawSender:
             except PermissionError as e:
                 self.close()
                 raise privilege_error(e, f"opening a raw IPv{v} send socket") from None
+
+    def fd(self, version: int) -> int:
+        s = self._socks.get(version)
+        return -1 if s is None else s.fileno()
 
     def send(self, pkt: bytes) -> None:
         import socket
