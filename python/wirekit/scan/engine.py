@@ -343,6 +343,8 @@ class SynScanner:
         """Up to `max_count` probes due now (fewer when the rate allows fewer)."""
         self.start(now_ns)
         out: list[bytes] = []
+        if self.pass_no and self.end_ns is None and self.answered_count >= self.total:
+            self.end_ns = now_ns  # a planned retry pass has nothing left to re-send
         if self.done or self.end_ns is not None or now_ns < self.pass_start_ns:
             return out
         budget = self.bucket.take(now_ns, max_count)
