@@ -178,7 +178,9 @@ class Detector:
     @classmethod
     def accepts(cls, direction: Direction, first: bytes) -> bool:
         """Whether a direction whose first bytes are ``first`` (possibly a single byte)
-        could be this protocol: the engine attaches the detector only then. A detector
+        could be this protocol: the engine attaches the detector only then. It must be
+        prefix-tolerant: whatever it accepts, it accepts the first byte of alone (the
+        engine caches its answers per first byte). A detector
         attached on one direction's first bytes after the other direction started does not
         read that other direction. Default: always (attached on the stream's first bytes)."""
         return True

@@ -61,24 +61,27 @@ class _Stream:
             return True
         return any(d.wants(direction) for d in self.detectors)
 
-    def attach(self, direction: Direction, first: bytes) -> None:
-        """A direction's first bytes: attach every detector whose ``accepts`` takes them.
-        A detector attached now missed the other direction's start if it had one, so it
-        does not read that direction."""
-        other_started = self.started[1 if direction is _CLIENT else 0]
-        self.started[0 if direction is _CLIENT else 1] = True
-        keep = []
-        for f in self.factories:
+    def attach(self, direction: Direction, first: bytes, candidates: tuple) -> None:
+        """A direction's first bytes: attach every detector whose ``accepts`` takes them
+        (``candidates``: the factories that accept the first byte alone). A detector
+        attached now missed the other direction's start if it had one, so it does not read
+        that direction."""
+        i = direction is _SERVER
+        other_started = self.started[not i]
+        self.started[i] = True
+        remaining = self.factories
+        for f in candidates:
+            if f not in remaining:
+                continue
             accepts = getattr(f, "accepts", None)
             if accepts is None or accepts(direction, first):
                 det = f()
                 det.endpoints = self.endpoints
                 if other_started:
-                    det.missed(direction.other)
+                    det.missed(_CLIENT if i else _SERVER)
                 self.detectors.append(det)
-            else:
-                keep.append(f)
-        self.factories = keep if not (self.started[0] and self.started[1]) else []
+                remaining = [g for g in remaining if g is not f]
+        self.factories = remaining if not (self.started[0] and self.started[1]) else []
 
 
 class BannerEngine:
@@ -97,12 +100,24 @@ class BannerEngine:
                  max_streams: int = DEFAULT_MAX_STREAMS) -> None:
         self._factories = list(DETECTORS if detectors is None else detectors)
         self._streams: dict[Hashable, _Stream] = {}
+        # (direction index, first byte) -> factories whose accepts takes that byte alone
+        self._candidates: dict[tuple[int, int], tuple] = {}
         self.max_streams = max_streams
         #: counters: streams_opened, streams_done (stopped early), streams_closed,
         #: banners, and anomaly codes.
         self.counters: dict[str, int] = {"streams_opened": 0, "streams_done": 0,
                                          "streams_closed": 0, "banners": 0, "tunnels": 0,
                                          BANNER_STREAM_TABLE_FULL: 0, BANNER_GAP: 0}
+
+    def _first_byte_candidates(self, direction: Direction, first: bytes) -> tuple:
+        # ``accepts`` must take a one-byte prefix of anything it takes (its contract), so
+        # the factories accepting the first byte alone are the only ones worth asking.
+        out = []
+        for f in self._factories:
+            accepts = getattr(f, "accepts", None)
+            if accepts is None or accepts(direction, first):
+                out.append(f)
+        return tuple(out)
 
     def __len__(self) -> int:
         return len(self._streams)
@@ -142,7 +157,10 @@ class BannerEngine:
             return []
         di = 0 if direction is _CLIENT else 1
         if not st.started[di]:
-            st.attach(direction, data)
+            cands = self._candidates.get((di, data[0]))
+            if cands is None:
+                cands = self._candidates[(di, data[0])] = self._first_byte_candidates(direction, data[:1])
+            st.attach(direction, data, cands)
         out: list[Banner] = []
         for det in st.detectors:
             wanted = det._wanted
