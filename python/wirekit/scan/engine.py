@@ -112,7 +112,9 @@ class TokenBucket:
 
     def __init__(self, rate_pps: float, burst: int | None = None):
         self.rate = float(rate_pps)
-        self.burst = max(1, int(burst if burst is not None else max(1, min(self.rate / 100, 256))))
+        # Default burst: 50 ms worth of tokens (at most 4096), so a loop iteration busy with
+        # replies does not cost sending rate; over any window T at most rate*T + burst go out.
+        self.burst = max(1, int(burst if burst is not None else max(1, min(self.rate / 20, 4096))))
         self.tokens = float(self.burst)
         self.last_ns: int | None = None
 
@@ -372,10 +374,10 @@ class SynScanner:
         sender: returns ((first position, count, source port) or None, retry packets).
         `blaster()` builds and sends exactly those positions."""
         self.start(now_ns)
-        if self.done or self.end_ns is not None or now_ns < self.pass_start_ns:
-            return None, []
         if self.pass_no or self._order is not None:
             return None, self.poll_send(now_ns, max_count)
+        if self.done or self.end_ns is not None or now_ns < self.pass_start_ns:
+            return None, []
         n = min(self.bucket.take(now_ns, max_count), self.total - self.cursor)
         rng = None
         if n > 0:

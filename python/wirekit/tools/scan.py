@@ -165,12 +165,21 @@ class _Reporter:
         os_label = self.os_of(r)
         svc = service_name(r.port)
         if self.args.json:
-            d = {"addr": r.addr, "port": r.port, "proto": "tcp", "state": r.state,
-                 "service": svc or None, "os": os_label, "ttl": r.ttl, "window": r.window,
-                 "reason": r.reason}
-            if r.icmp_from:
-                d["icmp_from"] = r.icmp_from
-            self._buf.append(json.dumps(d))
+            if r.icmp_from or os_label is not None:
+                d = {"addr": r.addr, "port": r.port, "proto": "tcp", "state": r.state,
+                     "service": svc or None, "os": os_label, "ttl": r.ttl, "window": r.window,
+                     "reason": r.reason}
+                if r.icmp_from:
+                    d["icmp_from"] = r.icmp_from
+                self._buf.append(json.dumps(d))
+            else:
+                # the common row (closed/filtered/no OS) without json.dumps' per-call cost;
+                # same keys, order and spelling as the dict above
+                self._buf.append(
+                    f'{{"addr": "{r.addr}", "port": {r.port}, "proto": "tcp", "state": "{r.state}", '
+                    f'"service": {json.dumps(svc) if svc else "null"}, "os": null, '
+                    f'"ttl": {"null" if r.ttl is None else r.ttl}, '
+                    f'"window": {"null" if r.window is None else r.window}, "reason": "{r.reason}"}}')
         else:
             st = "" if r.state == "open" else f" {r.state}"
             self._buf.append(f"{r.addr:<39} {(os_label or '?')[:28]:<28} {svc or '?':<14} "
