@@ -184,3 +184,32 @@ def test_scapy_captures(corpus):
     assert all(r["first_ms"] <= r["last_ms"] for r in recs)
     recs, c = decode_capture(corpus / "netflow" / "scapy-ipfix.pcap")
     assert [(r["src"], r["dst"], r["packets"], r["bytes"]) for r in recs] == [("70.1.115.1", "50.0.71.1", 9, 1312)]
+
+
+def test_collector_never_raises_on_mutated_datagrams(corpus):
+    """Every corpus export datagram, truncated and bit-flipped (fixed seed): the collector
+    counts what it cannot use and never raises."""
+    import random
+
+    from wirekit.flow.collect import Collector
+    from wirekit.flow.collect_cli import udp_payloads
+
+    rng = random.Random(5)
+    payloads = [p for f in sorted((corpus / "netflow").glob("*.pcap")) for _, _, p in udp_payloads(f)]
+    c = Collector()
+    # Templates first, so that mutated data sets are actually parsed.
+    for p in payloads:
+        c.feed(p, ("192.0.2.1", 1), 0)
+    fed = 0
+    for p in payloads:
+        for _ in range(20):
+            b = bytearray(p)
+            for _ in range(rng.randint(1, 4)):
+                b[rng.randrange(len(b))] = rng.randrange(256)
+            cut = rng.randint(0, len(b))
+            for d in (bytes(b), bytes(b[:cut])):
+                out = c.feed(d, ("192.0.2.1", 1), 1)
+                assert isinstance(out, list)
+                fed += 1
+    assert c.stats["datagrams"] == len(payloads) + fed
+    assert c.stats["malformed"] + c.stats["not_netflow"] > 0
