@@ -128,15 +128,19 @@ def test_biflows_agree_with_zeek_conn_log(corpus, name, log):
     assert _zeek_check(flows, rows) == len([z for z in rows if z.get("proto") != "icmp"]) > 0
 
 
-def test_unidirectional_agrees_with_softflowd(corpus):
-    """softflowd 1.1.0 (v5 export decoded by nfdump) on the same capture: the same IPv4 flows
-    with the same packets and bytes (every flow ended at end of input in both runs)."""
+@pytest.mark.parametrize("csv_name,v4only", [("softflowd-v5.nfdump.csv", True),
+                                              ("softflowd-v9.nfdump.csv", False),
+                                              ("softflowd-v10.nfdump.csv", False)])
+def test_unidirectional_agrees_with_softflowd(corpus, csv_name, v4only):
+    """softflowd 1.1.0 on the same capture (its v5 export: IPv4 only; v9/IPFIX with -6: IPv4
+    and IPv6), decoded by nfdump: the same flows with the same packets and bytes (every flow
+    ended at end of input in both runs)."""
     flows, _ = meter_file(corpus / "flows" / "wikipedia.pcap")
     ours = sorted((r.src, r.dst, r.src_port, r.dst_port, r.proto, r.packets, r.bytes)
-                  for r in flows if r.ip_version == 4)
-    protos = {"UDP": 17, "TCP": 6, "ICMP": 1}
+                  for r in flows if r.ip_version == 4 or not v4only)
+    protos = {"UDP": 17, "TCP": 6, "ICMP": 1, "ICMP6": 58}
     theirs = sorted((r["sa"], r["da"], int(r["sp"]), int(float(r["dp"])), protos[r["pr"].strip()],
                      int(r["ipkt"]), int(r["ibyt"]))
-                    for r in nfdump_csv(corpus / "netflow" / "softflowd-v5.nfdump.csv"))
-    assert len(ours) == 54
+                    for r in nfdump_csv(corpus / "netflow" / csv_name))
+    assert len(ours) == (54 if v4only else 57)
     assert ours == theirs
