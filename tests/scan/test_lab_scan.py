@@ -169,3 +169,27 @@ def test_trace_three_namespace_chain():
         assert [(h["hop"], ipaddress.ip_address(h["addr"]), h["kind"]) for h in hops] == [
             (1, ipaddress.ip_address(h1.interfaces[0].ipv6), "time-exceeded"),
             (2, ipaddress.ip_address(target6), "rst")]
+
+
+def test_passive_live_capture_lists_services_and_clients():
+    require_lab("curl")
+    with Lab(2) as lab:
+        h0, h1 = lab.hosts
+        srv = h1.spawn([sys.executable, "-m", "http.server", "8081", "--bind", "::"])
+        h1.wait_tcp(8081)
+        watcher = h1.spawn([*WIREKIT, "scan", "--passive", "-i", h1.ifname, "--json",
+                            "--duration", "6"], stdout=subprocess.PIPE)
+        time.sleep(2.5)  # the capture is open well before the traffic
+        for addr in (h1.ipv4, f"[{h1.ipv6}]"):
+            h0.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", f"http://{addr}:8081/"])
+        out, _ = watcher.communicate(timeout=30)
+        rows = _json_lines(out.decode())
+        got = {(r["role"], ipaddress.ip_address(r["addr"]), r["port"]) for r in rows if "role" in r}
+        assert got == {
+            ("server", ipaddress.ip_address(h1.ipv4), 8081), ("client", ipaddress.ip_address(h0.ipv4), 8081),
+            ("server", ipaddress.ip_address(h1.ipv6), 8081), ("client", ipaddress.ip_address(h0.ipv6), 8081)}
+        # this Linux's IPv4 SYN is one of p0f's (generic) Linux signatures; its IPv6 SYN is
+        # newer than p0f.fp (no match there is the right answer)
+        (c4,) = [r for r in rows if r.get("role") == "client" and r["addr"] == h0.ipv4]
+        assert c4["db"] == "p0f" and c4["os"].startswith("Linux") and c4["ttl"] == 64
+        srv.kill()

@@ -52,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--listen-only", action="store_true",
                    help="only match replies to probes sent with the same --key")
     p.add_argument("--key", metavar="K", help="shared secret for --send-only/--listen-only")
+    p.add_argument("--duration", type=float, metavar="S",
+                   help="passive -i: stop after S seconds (default: until interrupted)")
     p.add_argument("--source-port", type=int, metavar="PORT",
                    help="fixed TCP source port (default: derived from the key per probe)")
 
@@ -446,9 +448,13 @@ def _run_passive(args: argparse.Namespace) -> int:
         else:
             from ..capture import live
 
-            with live.open_live(args.interface, filter="tcp") as cap:
-                for b in cap.batches():
-                    emit(inv.feed_batch(b))
+            # only SYNs and SYN+ACKs matter: the kernel filter drops everything else
+            flt = "tcp[tcpflags] & tcp-syn != 0 or (ip6 and ip6[6] == 6 and ip6[53] & 2 != 0)"
+            stop_at = None if args.duration is None else time.monotonic() + args.duration
+            with live.open_live(args.interface, filter=flt) as cap:
+                while stop_at is None or time.monotonic() < stop_at:
+                    for b in cap.read_batches(200):
+                        emit(inv.feed_batch(b))
     except KeyboardInterrupt:
         pass
     except (WirekitError, OSError) as e:
