@@ -7,7 +7,6 @@ import json
 from collections import Counter
 
 import pytest
-
 from wirekit.flow.collect_cli import decode_capture
 
 from .helpers import meter_file, nfdump_csv

@@ -6,10 +6,15 @@ from __future__ import annotations
 import struct
 
 import pytest
-
 from wirekit.flow import EndReason, FlowRecord
 from wirekit.flow.collect import Collector, sniff
-from wirekit.flow.export import IPFIXEncoder, V1Encoder, V5Encoder, V9Encoder, parse_hostport
+from wirekit.flow.export import (
+    IPFIXEncoder,
+    V1Encoder,
+    V5Encoder,
+    V9Encoder,
+    parse_hostport,
+)
 from wirekit.flow.ies import PEN_REVERSE
 
 from .helpers import meter_file

@@ -4,7 +4,6 @@ Zeek conn.log (per direction) and softflowd's export of the same capture."""
 from __future__ import annotations
 
 import pytest
-
 from wirekit import Packet
 from wirekit.flow import EndReason, FlowMeter
 

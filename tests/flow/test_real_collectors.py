@@ -15,7 +15,6 @@ import sys
 import time
 
 import pytest
-
 from wirekit.capture.writers import PcapWriter
 from wirekit.flow.export import IPFIXEncoder, V1Encoder, V5Encoder, V9Encoder
 

@@ -142,7 +142,7 @@ def _collect(args, out: _Out) -> int:
                 out.reopen()
             try:
                 data, addr = sock.recvfrom(65535)
-            except socket.timeout:
+            except TimeoutError:
                 c.advance(time.time_ns())
                 if args.timeout is not None and time.monotonic() - last >= args.timeout:
                     break

@@ -120,7 +120,7 @@ class _Runner:
         self.packed = False
         self.flows = 0
 
-    def _open_outputs(self, clock_is_capture: bool) -> None:
+    def _open_outputs(self) -> None:
         from ..flow.output import CsvSink, JsonLinesSink
 
         a = self.args
@@ -220,7 +220,7 @@ class _Runner:
 
         try:
             try:
-                self._open_outputs(clock_is_capture=not live)
+                self._open_outputs()
             except socket.gaierror as e:
                 raise OSError(f"cannot resolve a collector address: {e}") from None
             if a.pidfile:

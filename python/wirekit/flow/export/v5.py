@@ -61,7 +61,7 @@ class _Base:
     def layouts(self):
         """(IPv4 layout, IPv6 layout) for FlowMeter.set_export_layout (IPv6: nothing, the
         flows are counted in skipped_ipv6)."""
-        return self.LAYOUT, []
+        return list(self.LAYOUT), []
 
     def encode_packed(self, packed, now_ns: int | None = None) -> list[bytes]:
         """Datagrams for FlowMeter's packed output (unidirectional records only)."""
@@ -76,9 +76,9 @@ class _Base:
 class V1Encoder(_Base):
     version = 1
     max_records = 24  # Cisco's v1 limit; collectors (nfcapd) drop larger datagrams
-    LAYOUT = [("src", 4), ("dst", 4), ("zero", 4), ("ifindex", 2), ("zero", 2), ("packets", 4),
+    LAYOUT = (("src", 4), ("dst", 4), ("zero", 4), ("ifindex", 2), ("zero", 2), ("packets", 4),
               ("bytes", 4), ("first_uptime_ms", 4), ("last_uptime_ms", 4), ("src_port", 2),
-              ("dst_port", 2), ("zero", 2), ("proto", 1), ("tos", 1), ("tcp_flags", 1), ("zero", 7)]
+              ("dst_port", 2), ("zero", 2), ("proto", 1), ("tos", 1), ("tcp_flags", 1), ("zero", 7))
 
     def encode_rows(self, rows, now_ns: int | None = None) -> list[bytes]:
         """Export datagrams for meter rows (RECORD_FIELDS layout)."""
@@ -86,8 +86,6 @@ class V1Encoder(_Base):
         if not records:
             return []
         export_ns = self.clock.export_ns(records, now_ns)
-        up = self.clock.uptime_ms(export_ns)
-        secs, nsecs = divmod(export_ns, 1_000_000_000)
         out_rows = []
         for r in records:
             for src, dst, sp, dp, pk, by, f, l, fl, tos in self._directions(r):
@@ -109,9 +107,9 @@ class V1Encoder(_Base):
 class V5Encoder(_Base):
     version = 5
     max_records = 30
-    LAYOUT = [("src", 4), ("dst", 4), ("zero", 4), ("ifindex", 2), ("zero", 2), ("packets", 4),
+    LAYOUT = (("src", 4), ("dst", 4), ("zero", 4), ("ifindex", 2), ("zero", 2), ("packets", 4),
               ("bytes", 4), ("first_uptime_ms", 4), ("last_uptime_ms", 4), ("src_port", 2),
-              ("dst_port", 2), ("zero", 1), ("tcp_flags", 1), ("proto", 1), ("tos", 1), ("zero", 8)]
+              ("dst_port", 2), ("zero", 1), ("tcp_flags", 1), ("proto", 1), ("tos", 1), ("zero", 8))
 
     def __init__(self, *, start_ns: int | None = None, engine_type: int = 0, engine_id: int = 0,
                  sampling_interval: int = 1):
@@ -129,8 +127,6 @@ class V5Encoder(_Base):
         if not records:
             return []
         export_ns = self.clock.export_ns(records, now_ns)
-        up = self.clock.uptime_ms(export_ns)
-        secs, nsecs = divmod(export_ns, 1_000_000_000)
         out_rows = []
         for r in records:
             for src, dst, sp, dp, pk, by, f, l, fl, tos in self._directions(r):
