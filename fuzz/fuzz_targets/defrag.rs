@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wirekit_core::decode::{decode, LINKTYPE_ETHERNET, LINKTYPE_RAW};
-use wirekit_reasm::defrag::{CapPolicy, DefragConfig, Defragmenter, Outcome};
+use wirekit_reasm::defrag::{CapPolicy, DefragConfig, Defragmenter, OverlapDiscard, Outcome};
 use wirekit_reasm::policy::{OverlapPolicy, PolicyTable};
 
 const MAX_BYTES: u64 = 64 * 1024;
@@ -54,6 +54,8 @@ fuzz_target!(|data: &[u8]| {
         timeout_ns: 1000,
         cap_policy,
         policies: PolicyTable::new(policy),
+        discard_overlaps: [OverlapDiscard::Never, OverlapDiscard::Ipv6, OverlapDiscard::Always]
+            [(data[1] >> 1) as usize % 3],
         ..Default::default()
     });
     let mut rest = &data[2..];

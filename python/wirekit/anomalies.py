@@ -40,6 +40,7 @@ FRAGMENT_BAD_LENGTH = "fragment_bad_length"              # empty, or non-last no
 FRAGMENT_TRUNCATED = "fragment_truncated"                # captured bytes short of the IP length; dropped
 FRAGMENT_END_INCONSISTENT = "fragment_end_inconsistent"  # data past the datagram end, or two different ends
 FRAGMENT_WITH_DF = "fragment_with_df"                    # IPv4 fragment with DF set
+OVERLAP_DATAGRAM_DISCARDED = "overlap_datagram_discarded"  # datagram dropped whole for an overlap (RFC 5722)
 
 # Banner detection (wirekit.banners)
 BANNER_STREAM_TABLE_FULL = "banner_stream_table_full"    # a stream was not inspected: banner stream table full

@@ -134,6 +134,23 @@ def test_suricata_ipv6_overlap_resolved_by_policy(policy, fill):
     assert payload[408:808] == fill * 400
 
 
+@pytest.mark.parametrize("mode", ["ipv6", "always"])
+def test_rfc5722_discards_the_overlapping_ipv6_datagram(mode):
+    d, out = run("sv-ipv6-malformed-fragments-4.pcap", discard_overlaps=mode)
+    pkts, codes = split(out)
+    assert [p for p in pkts if len(p.data) > 1000] == []
+    assert codes == ["overlap_different_data", "overlap_datagram_discarded"]
+    assert d.stats.fragments_dropped == 2  # the overlapping one and the last one after it
+    assert d.advance(2**62) == []  # the tombstone expires silently
+    assert d.stats.datagrams_in_progress == 0
+
+
+def test_rfc5722_ipv6_mode_still_resolves_ipv4_by_policy():
+    _, out = run("zeek-fragmented-4.pcap", policy="first", discard_overlaps="ipv6")
+    whole = [p for p in split(out)[0] if len(p.data) > 100]
+    assert whole[0].data[14 + 20 + 20 :] == URL_FIRST
+
+
 def test_suricata_ipv6_invalid_length_dropped():
     # A non-last fragment of 175 bytes: suricata-verify expects ipv6.frag_invalid_length.
     d, out = run("sv-ipv6-malformed-fragments-24.pcap")

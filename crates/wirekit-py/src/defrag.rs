@@ -9,6 +9,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use wirekit_core::decode::decode_record;
 use wirekit_reasm::defrag::{
     CapPolicy, DefragAnomaly, DefragConfig, DefragEvent, Defragmenter as Engine, Outcome,
+    OverlapDiscard,
 };
 use wirekit_reasm::policy::{OverlapPolicy, PolicyTable};
 
@@ -79,7 +80,8 @@ impl Defragmenter {
     #[pyo3(signature = (
         policy="bsd", policy_by_cidr=None, timeout_ns=30_000_000_000,
         max_fragments_per_datagram=256, max_datagrams=8192, max_bytes=33_554_432,
-        max_datagram_len=65_535, cap_policy="evict_oldest", cap_event_interval_ns=1_000_000_000
+        max_datagram_len=65_535, cap_policy="evict_oldest", cap_event_interval_ns=1_000_000_000,
+        discard_overlaps="never"
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -92,7 +94,18 @@ impl Defragmenter {
         max_datagram_len: u32,
         cap_policy: &str,
         cap_event_interval_ns: i64,
+        discard_overlaps: &str,
     ) -> PyResult<Self> {
+        let discard_overlaps = match discard_overlaps {
+            "never" => OverlapDiscard::Never,
+            "ipv6" => OverlapDiscard::Ipv6,
+            "always" => OverlapDiscard::Always,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown discard_overlaps {discard_overlaps:?} (expected never, ipv6 or always)"
+                )))
+            }
+        };
         let default: OverlapPolicy =
             policy.parse().map_err(|e| PyValueError::new_err(format!("{e}")))?;
         let mut table = PolicyTable::new(default);
@@ -120,6 +133,7 @@ impl Defragmenter {
             cap_policy,
             policies: table,
             cap_event_interval_ns,
+            discard_overlaps,
         };
         Ok(Defragmenter { inner: Engine::new(cfg) })
     }

@@ -103,6 +103,24 @@ pub enum CapPolicy {
     DropNew,
 }
 
+/// Whether an overlap discards the whole datagram instead of being resolved by policy.
+///
+/// RFC 5722 section 4: "When reassembling an IPv6 datagram, if one or more of its
+/// constituent fragments is determined to be an overlapping fragment, the entire datagram
+/// (and any constituent fragments, including those not yet received) MUST be silently
+/// discarded." Linux does so for IPv6, and since 4.19 for IPv4 too. Exact duplicates are
+/// not overlaps here (they change nothing). A discarded datagram stays as a data-less
+/// tombstone until its timeout so its late fragments are dropped too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverlapDiscard {
+    /// Resolve every overlap by the policy (Novak's model; Suricata's behaviour).
+    Never,
+    /// Discard IPv6 datagrams with overlaps (RFC 5722); resolve IPv4 ones by policy.
+    Ipv6,
+    /// Discard any datagram with overlaps (modern Linux targets).
+    Always,
+}
+
 /// Which bound was hit (the `cap` of a `frag_cap_hit` event).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CapKind {
@@ -134,6 +152,9 @@ pub struct DefragConfig {
     pub max_datagram_len: u32,
     /// A datagram is dropped this long after its first fragment (Linux ipfrag_time: 30 s).
     pub timeout_ns: i64,
+    /// Discard whole datagrams with overlapping fragments (RFC 5722 for IPv6; modern Linux
+    /// for both) instead of resolving the overlap by policy. Default: never.
+    pub discard_overlaps: OverlapDiscard,
     /// What a datagram or byte cap does.
     pub cap_policy: CapPolicy,
     /// Overlap policy per destination, with a default.
@@ -154,6 +175,7 @@ impl Default for DefragConfig {
             max_datagram_len: MAX_DATAGRAM_LEN,
             timeout_ns: 30_000_000_000,
             cap_policy: CapPolicy::EvictOldest,
+            discard_overlaps: OverlapDiscard::Never,
             policies: PolicyTable::new(OverlapPolicy::Bsd),
             cap_event_interval_ns: 1_000_000_000,
         }
@@ -188,6 +210,9 @@ pub enum DefragAnomaly {
     FragmentEndInconsistent,
     /// An IPv4 fragment with DF set (contradictory; Zeek's fragment_with_DF).
     FragmentWithDf,
+    /// A datagram was discarded because of an overlap (`discard_overlaps`, RFC 5722); its
+    /// later fragments are dropped until it times out.
+    OverlapDatagramDiscarded,
 }
 
 impl DefragAnomaly {
@@ -205,11 +230,12 @@ impl DefragAnomaly {
             DefragAnomaly::FragmentTruncated => "fragment_truncated",
             DefragAnomaly::FragmentEndInconsistent => "fragment_end_inconsistent",
             DefragAnomaly::FragmentWithDf => "fragment_with_df",
+            DefragAnomaly::OverlapDatagramDiscarded => "overlap_datagram_discarded",
         }
     }
 
     /// Every anomaly, in a stable order (index = bit in `Reassembled::anomalies`).
-    pub const ALL: [DefragAnomaly; 11] = [
+    pub const ALL: [DefragAnomaly; 12] = [
         DefragAnomaly::OverlapDifferentData,
         DefragAnomaly::TinyFirstFragment,
         DefragAnomaly::OversizedDatagram,
@@ -221,6 +247,7 @@ impl DefragAnomaly {
         DefragAnomaly::FragmentTruncated,
         DefragAnomaly::FragmentEndInconsistent,
         DefragAnomaly::FragmentWithDf,
+        DefragAnomaly::OverlapDatagramDiscarded,
     ];
 
     /// Bit of this anomaly in a mask.
@@ -314,7 +341,7 @@ pub struct DefragStats {
     pub bytes_buffered: u64,
     pub peak_bytes_buffered: u64,
     /// Events raised per anomaly, indexed like `DefragAnomaly::ALL`.
-    pub anomalies: [u64; 11],
+    pub anomalies: [u64; 12],
 }
 
 /// Bytes charged per fragment on top of its payload (segment and range bookkeeping).
@@ -353,6 +380,8 @@ struct Datagram {
     fragment_count: u32,
     bytes: u64,
     anomalies: u32,
+    /// Overlap-discarded tombstone (see `OverlapDiscard`): holds no data, drops fragments.
+    discarded: bool,
 }
 
 /// Parsed fragment facts, independent of the IP version.
@@ -542,11 +571,17 @@ impl Defragmenter {
                 break;
             }
             self.order.pop_front();
-            let live = self.table.get(&key).is_some_and(|d| d.generation == generation);
+            let (live, discarded) = match self.table.get(&key) {
+                Some(d) if d.generation == generation => (true, d.discarded),
+                _ => (false, false),
+            };
             if live {
                 let bytes = self.remove(&key);
-                self.stats.datagrams_timed_out += 1;
-                self.event(now_ns, DefragAnomaly::FragmentTimeout, None, key, 0, bytes as u32);
+                // A tombstone's end was already reported (overlap_datagram_discarded).
+                if !discarded {
+                    self.stats.datagrams_timed_out += 1;
+                    self.event(now_ns, DefragAnomaly::FragmentTimeout, None, key, 0, bytes as u32);
+                }
             }
         }
         self.prune_order();
@@ -659,9 +694,13 @@ impl Defragmenter {
                 fragment_count: 0,
                 bytes: DATAGRAM_OVERHEAD,
                 anomalies: 0,
+                discarded: false,
             }
         });
 
+        if d.discarded {
+            return Outcome::Dropped;
+        }
         if d.fragment_count >= max_frags {
             self.event(
                 now_ns,
@@ -710,6 +749,27 @@ impl Defragmenter {
             }
         }
         let exact_repeat = overlapped && !differs && d.held.contains(&(start as u64, end as u64));
+
+        let discard = match self.cfg.discard_overlaps {
+            OverlapDiscard::Never => false,
+            OverlapDiscard::Ipv6 => key.ip_version == 6,
+            OverlapDiscard::Always => true,
+        };
+        if discard && overlapped && !exact_repeat {
+            // RFC 5722: drop everything held, keep a tombstone until the timeout.
+            let freed = d.bytes - DATAGRAM_OVERHEAD;
+            d.held = Vec::new();
+            d.segs = Vec::new();
+            d.header = Vec::new();
+            d.bytes = DATAGRAM_OVERHEAD;
+            d.discarded = true;
+            self.stats.bytes_buffered -= freed;
+            if differs {
+                self.event(now_ns, DefragAnomaly::OverlapDifferentData, None, key, start, len);
+            }
+            self.event(now_ns, DefragAnomaly::OverlapDatagramDiscarded, None, key, start, freed as u32);
+            return Outcome::Dropped;
+        }
 
         // Write the pieces the policy gives the new fragment. Without any overlap (the
         // common case) it is one hole: skip the resolver and its allocations.
@@ -1178,6 +1238,37 @@ mod tests {
     }
 
     #[test]
+    fn rfc5722_discard_keeps_a_tombstone() {
+        let mut d = Defragmenter::new(DefragConfig {
+            discard_overlaps: OverlapDiscard::Ipv6,
+            timeout_ns: 100,
+            ..Default::default()
+        });
+        assert_eq!(push(&mut d, 1, &v6(9, 0, true, b'a', 16)), Outcome::Held);
+        // An exact duplicate is not an overlap.
+        assert_eq!(push(&mut d, 2, &v6(9, 0, true, b'a', 16)), Outcome::Held);
+        assert_eq!(push(&mut d, 3, &v6(9, 8, true, b'b', 16)), Outcome::Dropped);
+        // Later fragments, even ones that would complete it, are dropped.
+        assert_eq!(push(&mut d, 4, &v6(9, 24, false, b'c', 4)), Outcome::Dropped);
+        let codes: Vec<_> = d.take_events().iter().map(|e| e.anomaly).collect();
+        assert_eq!(
+            codes,
+            vec![
+                DefragAnomaly::DuplicateFragment,
+                DefragAnomaly::OverlapDifferentData,
+                DefragAnomaly::OverlapDatagramDiscarded
+            ]
+        );
+        assert_eq!(d.stats().bytes_buffered, DATAGRAM_OVERHEAD);
+        assert!(d.advance(101).is_empty());
+        assert_eq!(d.stats().datagrams_in_progress, 0);
+        assert_eq!(d.stats().bytes_buffered, 0);
+        // IPv4 overlaps are still resolved by policy in this mode.
+        assert_eq!(push(&mut d, 200, &v4(9, 0, true, b'a', 16)), Outcome::Held);
+        assert_eq!(push(&mut d, 201, &v4(9, 8, true, b'b', 16)), Outcome::Held);
+    }
+
+    #[test]
     fn tiny_first_fragment_flagged() {
         // TCP in 8-byte fragments: the first holds less than the 20-byte TCP header.
         let mut p = v4(3, 0, true, b't', 8);
@@ -1208,6 +1299,8 @@ mod tests {
                 timeout_ns: 1000,
                 cap_policy,
                 policies: PolicyTable::new(policy),
+                discard_overlaps: [OverlapDiscard::Never, OverlapDiscard::Ipv6, OverlapDiscard::Always]
+                    [round % 3],
                 ..Default::default()
             });
             let mut now = 0i64;

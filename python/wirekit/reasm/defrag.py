@@ -104,6 +104,10 @@ class Defragmenter:
     says what a datagram/byte cap does. Every cap hit is counted (`stats.anomalies`); its
     `frag_cap_hit` events are rate-limited to one per cap kind per `cap_event_interval_s`
     of capture time (default 1 s; 0 = an event per hit), each with the `count` it stands for.
+    `discard_overlaps`: "never" (default: overlaps are resolved by the policy), "ipv6" (RFC
+    5722: an IPv6 datagram with overlapping fragments is discarded whole, and its later
+    fragments dropped until its timeout) or "always" (IPv4 too, as Linux since 4.19);
+    each discard is an `overlap_datagram_discarded` event.
     """
 
     __slots__ = ("_engine", "policy")
@@ -121,6 +125,7 @@ class Defragmenter:
         max_datagram_len: int = 65535,
         cap_policy: str = "evict_oldest",
         cap_event_interval_s: float = 1.0,
+        discard_overlaps: str = "never",
     ) -> None:
         if timeout_ns is None:
             timeout_ns = int(round((30.0 if timeout_s is None else timeout_s) * 1e9))
@@ -137,6 +142,7 @@ class Defragmenter:
             max_datagram_len=max_datagram_len,
             cap_policy=cap_policy,
             cap_event_interval_ns=int(round(cap_event_interval_s * 1e9)),
+            discard_overlaps=discard_overlaps,
         )
 
     def feed(self, packet_or_batch) -> list:
