@@ -140,7 +140,14 @@ fn validate(insns: &[Insn]) -> Result<(), InvalidProgram> {
                 }
             }
             ALU => match ins.code & 0xf0 {
-                ADD | SUB | MUL | OR | AND | LSH | RSH | NEG | XOR => {}
+                ADD | SUB | MUL | OR | AND | NEG | XOR => {}
+                // As the kernel's checker: a constant shift of 32 or more is no program
+                // (libpcap's interpreter would shift by k mod 32 on x86, the kernel refuses).
+                LSH | RSH => {
+                    if ins.code & X == 0 && ins.k >= 32 {
+                        return bad(i, "constant shift by 32 or more");
+                    }
+                }
                 DIV | MOD => {
                     if ins.code & X == 0 && ins.k == 0 {
                         return bad(i, "division by constant zero");
@@ -352,7 +359,8 @@ mod tests {
     fn scratch_memory_and_shifts() {
         let p = Program::new(vec![
             Insn::new(LD | IMM, 0, 0, 1),
-            Insn::new(ALU | LSH | K, 0, 0, 40),
+            Insn::new(LDX | IMM, 0, 0, 40),
+            Insn::new(ALU | LSH | X, 0, 0, 0), // shift by X >= 32 gives 0, as in libpcap
             Insn::new(ST, 0, 0, 3),
             Insn::new(LDX | MEM, 0, 0, 3),
             Insn::new(MISC | TXA, 0, 0, 0),
@@ -370,6 +378,7 @@ mod tests {
         assert!(Program::new(vec![Insn::new(JMP | JEQ | K, 1, 0, 0), Insn::new(RET | K, 0, 0, 1)]).is_err());
         assert!(Program::new(vec![Insn::new(LD | MEM, 0, 0, 16), Insn::new(RET | K, 0, 0, 1)]).is_err());
         assert!(Program::new(vec![Insn::new(ALU | DIV | K, 0, 0, 0), Insn::new(RET | K, 0, 0, 1)]).is_err());
+        assert!(Program::new(vec![Insn::new(ALU | LSH | K, 0, 0, 32), Insn::new(RET | K, 0, 0, 1)]).is_err());
         assert!(Program::new(vec![Insn::new(LD | IMM, 0, 0, 0)]).is_err());
     }
 }
