@@ -260,3 +260,30 @@ def test_no_final_wait_when_every_probe_is_answered():
     assert sc.poll_send(5, 100) == []  # nothing left to retry: the scan ends here
     assert sc.next_deadline() == 5
     assert sc.advance(5) == [] and sc.done and sc.counts[CLOSED] == 2
+
+
+@pytest.mark.parametrize("n", [1, 2, 17, 1000, 65535])
+def test_permutation_inverse(n):
+    p = Permutation(n, b"inv")
+    assert [p.index(p[i]) for i in range(n)] == list(range(n))
+
+
+def test_waits_adapt_to_measured_round_trips_within_the_cap():
+    t = parse_targets(["198.51.100.7"])
+    sc = SynScanner(t, [22, 80, 443], secret=b"k" * 16, src4=SRC4, rate_pps=0, retries=1,
+                    wait_ns=10_000_000_000, retry_delay_ns=5_000_000_000)
+    assert sc._wait(sc.wait_ns) == 10_000_000_000  # nothing timed yet: the full cap
+    sent = {p: (s, q) for _d, p, s, q in map(parse_syn, sc.poll_send(1_000_000_000, 10))}
+    s, q = sent[22]
+    sc.receive(reply(4, "198.51.100.7", SRC4, 22, s, q + 1, 0x12), 1_030_000_000)  # 30 ms RTT
+    assert sc.rtt_max_ns == 30_000_000
+    assert sc._wait(sc.wait_ns) == 120_000_000  # 4 x the slowest round trip
+    # the retry pass (planned when pass 0 ended, before the reply) keeps its first plan;
+    # the final wait uses what was measured
+    while sc.end_ns is None:
+        sc.poll_send(sc.next_deadline(), 10)
+    assert sc.next_deadline() == sc.end_ns + 120_000_000
+    sc2 = SynScanner(t, [22], secret=b"k" * 16, src4=SRC4, rate_pps=0, wait_ns=10_000_000_000,
+                     adaptive=False)
+    sc2.rtt_max_ns = 1
+    assert sc2._wait(sc2.wait_ns) == 10_000_000_000

@@ -34,6 +34,7 @@ Guard rail: packets are only ever built for addresses in the `TargetSet`.
 from __future__ import annotations
 
 import array
+import bisect
 import hashlib
 import ipaddress
 import os
@@ -81,6 +82,23 @@ class Permutation:
             f = ((right ^ k) * 0x9E3779B97F4A7C15) & _M64
             left, right = right, left ^ ((f ^ (f >> 29)) >> 7 & m)
         return (left << h) | right
+
+    def _decrypt(self, x: int) -> int:
+        h, m = self.half, self.mask
+        left, right = x >> h, x & m
+        for k in reversed(self.keys):
+            f = ((left ^ k) * 0x9E3779B97F4A7C15) & _M64
+            left, right = right ^ ((f ^ (f >> 29)) >> 7 & m), left
+        return (left << h) | right
+
+    def index(self, value: int) -> int:
+        """The position at which `value` comes out (the inverse permutation)."""
+        if not 0 <= value < self.n:
+            raise IndexError(value)
+        x = self._decrypt(value)
+        while x >= self.n:  # walk the cycle back
+            x = self._decrypt(x)
+        return x
 
     def __getitem__(self, i: int) -> int:
         if not 0 <= i < self.n:
@@ -199,7 +217,7 @@ class SynScanner:
                  src4: str | None = None, src6: str | None = None, rate_pps: float = 1000.0,
                  burst: int | None = None, retries: int = 1, wait_ns: int = 1_000_000_000,
                  retry_delay_ns: int | None = None, source_port: int | None = None,
-                 listen_only: bool = False, max_probes: int = 1 << 32):
+                 listen_only: bool = False, max_probes: int = 1 << 32, adaptive: bool = True):
         self.targets = targets
         self.ports = list(ports)
         self.nports = len(self.ports)
@@ -235,6 +253,14 @@ class SynScanner:
         self._ip_id = int.from_bytes(self.secret[:2], "big")
         self._sport_cache: dict[int, int] = {}
         self.answered_count = 0
+        # Round-trip times, measured without per-probe state: pass 0 goes out in chunks of
+        # consecutive permutation positions whose send times are kept (bounded); a reply's
+        # probe index maps back to its position by the inverse permutation.
+        self.adaptive = adaptive
+        self._chunk_pos: list[int] = []
+        self._chunk_ns: list[int] = []
+        self.rtt_max_ns: int | None = None
+        self.rtt_samples = 0
         self._order: array.array | None = None  # None: pass 0 walks the permutation
         self._templates()
 
@@ -335,7 +361,7 @@ class SynScanner:
         if self.end_ns is not None:
             if self.answered_count >= self.total and not self.listen_only:
                 return self.end_ns  # everything answered: nothing to wait for
-            return self.end_ns + self.wait_ns
+            return self.end_ns + self._wait(self.wait_ns)
         if self.pass_start_ns is None:
             return 0
         now = max(self.pass_start_ns, self.bucket.last_ns or 0)
@@ -350,6 +376,8 @@ class SynScanner:
         if self.done or self.end_ns is not None or now_ns < self.pass_start_ns:
             return out
         budget = self.bucket.take(now_ns, max_count)
+        if not self.pass_no and budget > 0:
+            self._note_chunk(self.cursor, now_ns)
         order = self._order
         limit = len(order) if order is not None else self.total
         while budget > 0 and self.end_ns is None:
@@ -381,6 +409,7 @@ class SynScanner:
         n = min(self.bucket.take(now_ns, max_count), self.total - self.cursor)
         rng = None
         if n > 0:
+            self._note_chunk(self.cursor, now_ns)
             rng = (self.cursor, n, self._src_port(0, 0))
             self.cursor += n
             self.sent += n
@@ -396,6 +425,33 @@ class SynScanner:
                           src4=self.src4.to_bytes(4, "big") if self.src4 is not None else None,
                           src6=self.src6.to_bytes(16, "big") if self.src6 is not None else None,
                           ttl=self.TTL, window=self.WINDOW, ip_id=self._ip_id)
+
+    MAX_CHUNKS = 1 << 20
+    MIN_ADAPTIVE_WAIT_NS = 50_000_000
+
+    def _note_chunk(self, first_pos: int, now_ns: int) -> None:
+        if len(self._chunk_pos) < self.MAX_CHUNKS:
+            self._chunk_pos.append(first_pos)
+            self._chunk_ns.append(now_ns)
+
+    def _sample_rtt(self, idx: int, now_ns: int) -> None:
+        # every reply while few samples exist, then one in 64 (the inverse costs microseconds)
+        self.rtt_samples += 1
+        if self.rtt_samples > 1024 and self.rtt_samples & 63 or not self._chunk_pos:
+            return
+        k = bisect.bisect_right(self._chunk_pos, self.perm.index(idx)) - 1
+        if k < 0:
+            return
+        rtt = now_ns - self._chunk_ns[k]
+        if 0 <= rtt < 10_000_000_000 and (self.rtt_max_ns is None or rtt > self.rtt_max_ns):
+            self.rtt_max_ns = rtt
+
+    def _wait(self, cap_ns: int) -> int:
+        """A wait of at most `cap_ns`: four times the slowest round trip seen (at least
+        50 ms) once replies have been timed, else the full `cap_ns` (nothing known yet)."""
+        if not self.adaptive or self.rtt_max_ns is None:
+            return cap_ns
+        return min(cap_ns, max(4 * self.rtt_max_ns, self.MIN_ADAPTIVE_WAIT_NS))
 
     def _unanswered_indices(self) -> array.array:
         out = array.array("Q")
@@ -420,7 +476,7 @@ class SynScanner:
                 self._order = todo
                 self.pass_no += 1
                 self.cursor = 0
-                self.pass_start_ns = now_ns + self.retry_delay_ns
+                self.pass_start_ns = now_ns + self._wait(self.retry_delay_ns)
                 return
         self.end_ns = now_ns
 
@@ -428,7 +484,7 @@ class SynScanner:
         """Finish the scan once the final wait is over: unanswered probes are filtered."""
         if self.done or self.end_ns is None:
             return []
-        if now_ns < self.end_ns + self.wait_ns and (
+        if now_ns < self.end_ns + self._wait(self.wait_ns) and (
                 self.answered_count < self.total or self.listen_only):
             return []
         self.done = True
@@ -509,6 +565,7 @@ class SynScanner:
                 self.duplicates += 1
                 continue
             self._mark(idx)
+            self._sample_rtt(idx, now_ns)
             flags = flags_col[i]
             addr = socket.inet_ntop(socket.AF_INET if v == 4 else socket.AF_INET6, raw)
             if flags & 0x04:
@@ -534,6 +591,7 @@ class SynScanner:
             self.duplicates += 1
             return []
         self._mark(idx)
+        self._sample_rtt(idx, now_ns)
         addr = socket.inet_ntop(socket.AF_INET, ip[12:16]) if v == 4 else \
             socket.inet_ntop(socket.AF_INET6, ip[8:24])
         if flags & 0x04:
@@ -575,6 +633,7 @@ class SynScanner:
             self.duplicates += 1
             return []
         self._mark(idx)
+        self._sample_rtt(idx, now_ns)
         self.counts[FILTERED] += 1
         fmt = (lambda x: str(ipaddress.IPv4Address(x))) if v == 4 else (
             lambda x: str(ipaddress.IPv6Address(x)))
