@@ -193,3 +193,18 @@ def test_passive_live_capture_lists_services_and_clients():
         (c4,) = [r for r in rows if r.get("role") == "client" and r["addr"] == h0.ipv4]
         assert c4["db"] == "p0f" and c4["os"].startswith("Linux") and c4["ttl"] == 64
         srv.kill()
+
+
+def test_unprivileged_fallback_is_a_connect_scan_and_says_so():
+    require_lab("setpriv")
+    with Lab(2) as lab:
+        h0, h1 = lab.hosts
+        h1.spawn([sys.executable, "-m", "http.server", "8081", "--bind", "::"])
+        h1.wait_tcp(8081)
+        r = h0.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *WIREKIT,
+                    "scan", "-p", "8079-8082", "--all", "--json", h1.ipv4], timeout=60)
+        rows = _json_lines(r.stdout)
+        assert "falling back to a TCP connect() scan" in r.stderr
+        assert rows[-1]["mode"] == "connect scan (unprivileged)"
+        assert {(x["port"], x["state"]) for x in rows[:-1]} == {
+            (8079, "closed"), (8080, "closed"), (8081, "open"), (8082, "closed")}

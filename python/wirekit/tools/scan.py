@@ -38,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--retries", type=int, default=1, metavar="N",
                    help="re-probe unanswered ports N times (default 1)")
     p.add_argument("--wait", type=float, default=1.0, metavar="S",
-                   help="seconds to wait for replies after the last probe (default 1)")
+                   help="wait at most S seconds for replies after the last probe (default 1; "
+                        "shorter when measured round trips allow: 4 x the slowest, >= 50 ms)")
     p.add_argument("-S", dest="source", metavar="SRCADDR", help="source address of the probes")
     p.add_argument("--exclude", metavar="CIDR,...", help="never probe these addresses")
     p.add_argument("--exclude-file", metavar="FILE", help="addresses/CIDRs to exclude, one a line")
