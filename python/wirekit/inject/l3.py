@@ -3,7 +3,6 @@ and adds the link header (IP_HDRINCL / IPV6_HDRINCL via IPPROTO_RAW sockets)."""
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from typing import Iterable
 
@@ -14,10 +13,11 @@ __all__ = ["L3Sender"]
 
 
 def _destination(packet: bytes) -> tuple[int, str]:
+    # inet_ntop, not ipaddress: this runs once per packet sent.
     if len(packet) >= 20 and packet[0] >> 4 == 4:
-        return 4, str(ipaddress.IPv4Address(packet[16:20]))
+        return 4, socket.inet_ntop(socket.AF_INET, packet[16:20])
     if len(packet) >= 40 and packet[0] >> 4 == 6:
-        return 6, str(ipaddress.IPv6Address(packet[24:40]))
+        return 6, socket.inet_ntop(socket.AF_INET6, packet[24:40])
     raise BuildError("not an IPv4 or IPv6 packet (version nibble / length)")
 
 
@@ -58,6 +58,10 @@ class L3Sender:
         """Sends one IP packet to the destination in its header; returns bytes sent."""
         version, dst = _destination(packet)
         return self._sock(version).sendto(packet, (dst, 0))
+
+    def send_to(self, packet: bytes, destination: str, version: int = 4) -> int:
+        """Sends one IP packet to `destination` (the caller knows it: no header parsing)."""
+        return self._sock(version).sendto(packet, (destination, 0))
 
     def send_many(self, packets: Iterable[bytes]) -> int:
         n = 0
