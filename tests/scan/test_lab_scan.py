@@ -208,3 +208,26 @@ def test_unprivileged_fallback_is_a_connect_scan_and_says_so():
         assert rows[-1]["mode"] == "connect scan (unprivileged)"
         assert {(x["port"], x["state"]) for x in rows[:-1]} == {
             (8079, "closed"), (8080, "closed"), (8081, "open"), (8082, "closed")}
+
+
+def test_decoupled_send_only_and_listen_only_share_a_key(lab):
+    lab, expect = lab
+    h0, h1 = lab.hosts
+    ports = ",".join(map(str, sorted(expect["open"] | {1, 2, 3})))
+    listener = h0.spawn([*WIREKIT, "scan", "--listen-only", "--key", "s3cret", "--wait", "4",
+                         "-p", ports, "--json", h1.ipv4], stdout=subprocess.PIPE)
+    time.sleep(2)  # let it open the capture
+    r = h0.run([*WIREKIT, "scan", "--send-only", "--key", "s3cret", "-p", ports, "--json", h1.ipv4],
+               timeout=60)
+    assert _json_lines(r.stdout)[-1]["mode"] == "send-only"
+    out, _ = listener.communicate(timeout=30)
+    rows = _json_lines(out.decode())
+    assert {x["port"] for x in rows if x.get("state") == "open"} == expect["open"]
+    assert rows[-1]["mode"] == "listen-only"
+    # a listener with another key matches nothing
+    other = h0.spawn([*WIREKIT, "scan", "--listen-only", "--key", "other", "--wait", "3",
+                      "-p", ports, "--json", h1.ipv4], stdout=subprocess.PIPE)
+    time.sleep(2)
+    h0.run([*WIREKIT, "scan", "--send-only", "--key", "s3cret", "-p", ports, h1.ipv4], timeout=60)
+    out, _ = other.communicate(timeout=30)
+    assert [x for x in _json_lines(out.decode()) if "state" in x] == []
