@@ -7,7 +7,7 @@ import pytest
 
 import wirekit
 from wirekit import anomalies as A
-from wire_tshark_fields import corpus_dir
+from tshark_golden import corpus_dir
 
 CORPUS = corpus_dir()
 pytestmark = [pytest.mark.corpus,
