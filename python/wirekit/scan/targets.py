@@ -71,7 +71,7 @@ def _interval(spec: str, resolve: bool) -> list[tuple[int, int, int]]:
     except socket.gaierror as e:
         raise TargetError(f"cannot resolve {spec!r}: {e.strerror}") from None
     out = []
-    for fam, *_rest, sa in infos:
+    for _fam, *_rest, sa in infos:
         a = ipaddress.ip_address(sa[0].split("%", 1)[0])
         out.append((a.version, int(a), int(a)))
     return out[:1]  # one address per name, the resolver's first choice

@@ -243,7 +243,7 @@ def _run_raw(args, targets, ports) -> int:
     if args.dry_run:
         return _dry_run(args, scanner)
     from ..capture import live
-    from ..fingerprint.tcpsig import link_ip_offset
+
     rep = _Reporter(args)
     cap = None
     sender = None
