@@ -91,6 +91,23 @@ def test_hand_built_flow_key(name, linktype, data, key):
     assert pkt.summary().flow_key() == key
 
 
+def packed(key):
+    src, dst, sport, dport, proto = key
+    return src + dst + struct.pack(">HHB", sport, dport, proto)
+
+
+@pytest.mark.parametrize("name,linktype,data,key", HAND, ids=[h[0] for h in HAND])
+def test_hand_built_packed_flow_key(name, linktype, data, key):
+    pkt = Packet(data, linktype=linktype)
+    assert pkt.flow_key(packed=True) == (None if key is None else packed(key))
+
+
+def test_packed_key_layout():
+    pkt = Packet(ETH + b"\x08\x00" + IPV4_TCP, linktype=1)
+    # 192.0.2.1, 198.51.100.7, 40000, 443, 6: 13 bytes.
+    assert pkt.flow_key(packed=True) == bytes.fromhex("c0000201" "c6336407" "9c40" "01bb" "06")
+
+
 def test_hand_built_tcp_fields():
     s = Packet(ETH + b"\x08\x00" + IPV4_TCP + b"\x00\x00", linktype=1).summary()
     assert (s.l3_offset, s.ethertype, s.ip_version, s.ttl, s.ip_id) == (14, 0x0800, 4, 64, 0x1234)
@@ -146,6 +163,7 @@ def test_batch_equals_per_packet(path):
         n = len(batch)
         cols = batch.summaries()
         keys = batch.flow_keys()
+        packed_keys = batch.flow_keys(packed=True)
         pkts = batch.packets()
         assert len(keys) == len(pkts) == n
         for name in FIELDS + ["anomalies", "ts_ns", "wire_len", "caplen", "linktype", "src", "dst"]:
@@ -154,6 +172,7 @@ def test_batch_equals_per_packet(path):
             s = pkt.summary()
             assert batch.summary(i) == s
             assert keys[i] == pkt.flow_key() == s.flow_key()
+            assert packed_keys[i] == (None if keys[i] is None else packed(keys[i])) == pkt.flow_key(packed=True)
             for name in FIELDS:
                 assert cols[name][i] == getattr(s, name), (i, name)
             assert cols["anomalies"][i] == s.anomaly_bits

@@ -49,6 +49,20 @@ fn flow_key<'py>(py: Python<'py>, s: &Summary) -> PyResult<Bound<'py, PyAny>> {
     Ok(t.into_pyobject(py)?.into_any())
 }
 
+/// The 5-tuple as one bytes object: src, dst (4 or 16 bytes each), src_port, dst_port (2
+/// bytes each, big-endian), proto (1 byte): 13 bytes for IPv4, 37 for IPv6.
+#[inline]
+fn packed_key<'py>(py: Python<'py>, s: &Summary) -> Bound<'py, PyBytes> {
+    let n = s.addr_len();
+    let mut k = [0u8; 37];
+    k[..n].copy_from_slice(&s.src[..n]);
+    k[n..2 * n].copy_from_slice(&s.dst[..n]);
+    k[2 * n..2 * n + 2].copy_from_slice(&s.src_port.to_be_bytes());
+    k[2 * n + 2..2 * n + 4].copy_from_slice(&s.dst_port.to_be_bytes());
+    k[2 * n + 4] = s.proto;
+    PyBytes::new(py, &k[..2 * n + 5])
+}
+
 /// One decoded packet (wirekit_core::decode::Summary) as a frozen Python object.
 ///
 /// Offsets and lengths are in bytes from the start of the packet's data; `l4_offset` is 0
@@ -198,7 +212,11 @@ impl Batch {
     ///
     /// Equal addresses within a batch share one bytes object (its hash is computed once), so
     /// counting keys in a dict costs less.
-    fn flow_keys<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+    ///
+    /// With `packed=True` each key is one bytes object instead (see `Packet.flow_key`): cheaper
+    /// to hash and compare, for counting flows in a dict.
+    #[pyo3(signature = (packed=false))]
+    fn flow_keys<'py>(&self, py: Python<'py>, packed: bool) -> PyResult<Bound<'py, PyList>> {
         let buf = self.buf.bind(py).as_bytes();
         let mut items: Vec<Bound<'py, PyAny>> = Vec::with_capacity(self.records.len());
         let mut interner = AddrInterner::new();
@@ -206,6 +224,10 @@ impl Batch {
             let s = decode_record(r, self.record_data(buf, r));
             if s.ip_version == 0 {
                 items.push(py.None().into_bound(py));
+                continue;
+            }
+            if packed {
+                items.push(packed_key(py, &s).into_any());
                 continue;
             }
             let n = s.addr_len();
@@ -287,8 +309,15 @@ impl Batch {
 impl Packet {
     /// (src, dst, src_port, dst_port, proto) with addresses as bytes (4 or 16), or None
     /// when the packet is not IP.
-    fn flow_key<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+    ///
+    /// With `packed=True`: one bytes object, src + dst + src_port (2 bytes, big-endian) +
+    /// dst_port (2) + proto (1), 13 bytes for IPv4 and 37 for IPv6; None when not IP.
+    #[pyo3(signature = (packed=false))]
+    fn flow_key<'py>(&self, py: Python<'py>, packed: bool) -> PyResult<Bound<'py, PyAny>> {
         let s = core::decode_record(self.linktype, self.data.bind(py).as_bytes(), self.wire_len);
+        if packed && s.ip_version != 0 {
+            return Ok(packed_key(py, &s).into_any());
+        }
         flow_key(py, &s)
     }
 
