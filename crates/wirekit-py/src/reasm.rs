@@ -3,7 +3,11 @@
 //! frozen dataclasses).
 
 use crate::capture::{Batch, Packet};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use wirekit_reasm::pipeline::{Pipeline, PipelineConfig};
@@ -39,6 +43,109 @@ fn cidr(s: &str) -> PyResult<Cidr> {
 #[pyclass(module = "wirekit._core", unsendable)]
 pub struct TcpPipeline {
     p: Pipeline,
+    sink: Option<FileSink>,
+}
+
+/// Writes each connection's two directions to files (the `wirekit streams` edge): data
+/// events never cross into Python, only one record per finished connection does.
+struct FileSink {
+    dir: PathBuf,
+    flush_bytes: usize,
+    conns: HashMap<u64, SinkConn>,
+}
+
+struct SinkConn {
+    base: String,
+    key: (String, u16, String, u16),
+    bufs: [Vec<u8>; 2],
+    sizes: [u64; 2],
+    gaps: [u64; 2],
+    started: [bool; 2],
+    first_ts: i64,
+}
+
+/// One finished connection: the `streams.jsonl` fields in order.
+/// ((client, client_port, server, server_port), (client_file, server_file), (client_bytes,
+/// server_bytes), state, (client_gap_bytes, server_gap_bytes), (first_ts_ns, last_ts_ns)).
+type SinkRecord = ((String, u16, String, u16), (String, String), (u64, u64), &'static str, (u64, u64), (i64, i64));
+
+const SUFFIX: [&str; 2] = [".c2s", ".s2c"];
+
+fn addr_text(v: u8, a: &[u8; 16]) -> String {
+    if v == 6 {
+        Ipv6Addr::from(*a).to_string()
+    } else {
+        Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()
+    }
+}
+
+impl FileSink {
+    fn flush(&self, c: &mut SinkConn, d: usize) -> std::io::Result<()> {
+        let path = self.dir.join(format!("{}{}", c.base, SUFFIX[d]));
+        let mut f = if c.started[d] {
+            std::fs::OpenOptions::new().append(true).open(&path)?
+        } else {
+            std::fs::File::create(&path)?
+        };
+        f.write_all(&c.bufs[d])?;
+        c.started[d] = true;
+        c.bufs[d].clear();
+        Ok(())
+    }
+
+    fn handle(&mut self, events: &[wirekit_reasm::tcp::Event], data: &[u8], out: &mut Vec<SinkRecord>) -> std::io::Result<()> {
+        for e in events {
+            match e.kind {
+                EventKind::Data => {
+                    if let Some(mut c) = self.conns.remove(&e.conn_id) {
+                        let d = e.dir as usize;
+                        c.bufs[d].extend_from_slice(&data[e.data_start..e.data_start + e.len as usize]);
+                        c.sizes[d] += e.len;
+                        if c.bufs[d].len() >= self.flush_bytes {
+                            self.flush(&mut c, d)?;
+                        }
+                        self.conns.insert(e.conn_id, c);
+                    }
+                }
+                EventKind::Opened => {
+                    let k = &e.key;
+                    let key = (addr_text(k.ip_version, &k.client.addr), k.client.port, addr_text(k.ip_version, &k.server.addr), k.server.port);
+                    let base = format!("{:06}_{}.{}-{}.{}", e.conn_id, key.0, key.1, key.2, key.3);
+                    self.conns.insert(
+                        e.conn_id,
+                        SinkConn { base, key, bufs: [Vec::new(), Vec::new()], sizes: [0; 2], gaps: [0; 2], started: [false; 2], first_ts: e.offset as i64 },
+                    );
+                }
+                EventKind::Gap => {
+                    if let Some(c) = self.conns.get_mut(&e.conn_id) {
+                        c.gaps[e.dir as usize] += e.len;
+                    }
+                }
+                EventKind::Closed | EventKind::Reset | EventKind::TimedOut | EventKind::EndOfInput => {
+                    if let Some(mut c) = self.conns.remove(&e.conn_id) {
+                        self.flush(&mut c, 0)?;
+                        self.flush(&mut c, 1)?;
+                        let state = match e.kind {
+                            EventKind::Closed => "closed",
+                            EventKind::Reset => "reset",
+                            EventKind::TimedOut => "timed_out",
+                            _ => "open",
+                        };
+                        out.push((
+                            c.key.clone(),
+                            (format!("{}{}", c.base, SUFFIX[0]), format!("{}{}", c.base, SUFFIX[1])),
+                            (c.sizes[0], c.sizes[1]),
+                            state,
+                            (c.gaps[0], c.gaps[1]),
+                            (c.first_ts, e.offset as i64),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 const KIND_CODES: [(EventKind, u8); 10] = [
@@ -165,7 +272,7 @@ impl TcpPipeline {
         cfg.scan.num_hosts = scan_num_hosts;
         cfg.scan.num_ports = scan_num_ports;
         cfg.scan.delay_ns = scan_delay_ns;
-        Ok(TcpPipeline { p: Pipeline::new(cfg) })
+        Ok(TcpPipeline { p: Pipeline::new(cfg), sink: None })
     }
 
     /// Feeds records `start..` of a capture batch. Returns (events, next_index): with
@@ -200,6 +307,41 @@ impl TcpPipeline {
             self.p.tcp.clear_events();
         }
         count
+    }
+
+    /// Sends every connection's bytes to files in `dir` (see `feed_batch_files`).
+    #[pyo3(signature = (dir, flush_bytes=1<<18))]
+    fn open_file_sink(&mut self, dir: PathBuf, flush_bytes: usize) {
+        self.sink = Some(FileSink { dir, flush_bytes, conns: HashMap::new() });
+    }
+
+    /// Feeds a batch with the file sink on: data goes to the files; returns one record per
+    /// connection that ended (the streams.jsonl fields, in order).
+    fn feed_batch_files(&mut self, py: Python<'_>, batch: &Bound<'_, Batch>) -> PyResult<Vec<SinkRecord>> {
+        let b = batch.get();
+        let buf = b.buf.bind(py).as_bytes();
+        let mut out = Vec::new();
+        let sink = self.sink.as_mut().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
+        for r in &b.records {
+            self.p.push_frame(r.ts_ns, r.linktype, b.record_data(buf, r), r.wire_len);
+            if !self.p.tcp.events().is_empty() {
+                let res = sink.handle(self.p.tcp.events(), self.p.tcp.data(), &mut out);
+                self.p.tcp.clear_events();
+                res.map_err(|e| PyOSError::new_err(e.to_string()))?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `finish` with the file sink on: the records of the connections still open.
+    fn finish_files(&mut self, now_ns: i64) -> PyResult<Vec<SinkRecord>> {
+        self.p.finish(now_ns);
+        let mut out = Vec::new();
+        let sink = self.sink.as_mut().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
+        let res = sink.handle(self.p.tcp.events(), self.p.tcp.data(), &mut out);
+        self.p.tcp.clear_events();
+        res.map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(out)
     }
 
     /// Feeds Packet objects `start..` (any packet source). Same return as `feed_batch`.

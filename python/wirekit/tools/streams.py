@@ -47,9 +47,6 @@ from ..errors import CaptureFileError, FilterError, PrivilegeError
 from . import common
 
 TOOL = "streams"
-FLUSH_BYTES = 1 << 18  # per direction, before appending to its file
-
-_STATE = {3: "closed", 4: "reset", 5: "timed_out", 6: "open"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -75,87 +72,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="a tcpdump (BPF) filter expression, e.g. 'tcp port 80 and host 10.0.0.1'")
 
 
-class _Conn:
-    __slots__ = ("base", "key", "bufs", "sizes", "gaps", "first_ts", "started")
-
-    def __init__(self, base: str, key: tuple, first_ts: int):
-        self.base = base
-        self.key = key
-        self.bufs = [bytearray(), bytearray()]
-        self.sizes = [0, 0]
-        self.gaps = [0, 0]
-        self.first_ts = first_ts
-        self.started = [False, False]
-
-
-def _addr(v: int, raw: bytes) -> str:
-    import socket
-    return socket.inet_ntop(socket.AF_INET6 if v == 6 else socket.AF_INET, raw)
-
-
-class StreamWriter:
-    """Consumes the engine's raw event tuples; writes the files and the index."""
-
-    SUFFIX = (".c2s", ".s2c")
+class IndexWriter:
+    """Writes streams.jsonl (and, with --json, standard output) from the engine's records of
+    finished connections. The stream bytes themselves go to the files inside the engine's
+    file sink (one Rust call per batch; no Python per segment)."""
 
     def __init__(self, outdir: str, json_out):
-        self.outdir = outdir
-        self.conns: dict[int, _Conn] = {}
         self.index = open(os.path.join(outdir, "streams.jsonl"), "w", encoding="utf-8")
         self.json_out = json_out
         self.count = 0
 
-    def _path(self, c: _Conn, d: int) -> str:
-        return os.path.join(self.outdir, c.base + self.SUFFIX[d])
-
-    def _flush(self, c: _Conn, d: int) -> None:
-        buf = c.bufs[d]
-        with open(self._path(c, d), "ab" if c.started[d] else "wb") as f:
-            f.write(buf)
-        c.started[d] = True
-        buf.clear()
-
-    def handle(self, events: list[tuple]) -> None:
-        conns = self.conns
-        for t in events:
-            kind = t[0]
-            if kind == 1:
-                c = conns.get(t[1])
-                if c is not None:
-                    d = t[2]
-                    c.bufs[d] += t[5]
-                    c.sizes[d] += t[4]
-                    if len(c.bufs[d]) >= FLUSH_BYTES:
-                        self._flush(c, d)
-            elif kind == 0:
-                v = t[9]
-                key = (_addr(v, t[10]), t[11], _addr(v, t[12]), t[13])
-                base = f"{t[1]:06d}_{key[0]}.{key[1]}-{key[2]}.{key[3]}"
-                conns[t[1]] = _Conn(base, key, t[3])
-            elif kind == 2:
-                c = conns.get(t[1])
-                if c is not None:
-                    c.gaps[t[2]] += t[4]
-            elif kind in _STATE:
-                c = conns.pop(t[1], None)
-                if c is not None:
-                    self._close(c, _STATE[kind], t[3])
-
-    def _close(self, c: _Conn, state: str, last_ts: int) -> None:
-        for d in (0, 1):
-            self._flush(c, d)
-        rec = {
-            "client": c.key[0], "client_port": c.key[1], "server": c.key[2], "server_port": c.key[3],
-            "client_file": c.base + self.SUFFIX[0], "server_file": c.base + self.SUFFIX[1],
-            "client_bytes": c.sizes[0], "server_bytes": c.sizes[1], "state": state,
-            "client_gap_bytes": c.gaps[0], "server_gap_bytes": c.gaps[1],
-            "first_ts_ns": c.first_ts, "last_ts_ns": last_ts,
-        }
-        line = json.dumps(rec, separators=(",", ":"))
-        self.index.write(line + "\n")
-        self.count += 1
-        if self.json_out is not None:
-            self.json_out.write(line + "\n")
+    def write(self, records) -> None:
+        for (cl, cport, sv, sport), (cfile, sfile), (cbytes, sbytes), state, (cgap, sgap), (t0, t1) in records:
+            rec = {
+                "client": cl, "client_port": cport, "server": sv, "server_port": sport,
+                "client_file": cfile, "server_file": sfile, "client_bytes": cbytes, "server_bytes": sbytes,
+                "state": state, "client_gap_bytes": cgap, "server_gap_bytes": sgap,
+                "first_ts_ns": t0, "last_ts_ns": t1,
+            }
+            line = json.dumps(rec, separators=(",", ":"))
+            self.index.write(line + "\n")
+            self.count += 1
+            if self.json_out is not None:
+                self.json_out.write(line + "\n")
 
     def close(self) -> None:
         self.index.close()
@@ -178,8 +117,9 @@ def run(args: argparse.Namespace) -> int:
     engine = _core.TcpPipeline(policy=policy, delivery="on_ack" if args.on_ack else "immediate",
                                midstream=args.midstream, idle_timeout_ns=int(args.idle_timeout * 1e9),
                                max_conns=max(1, args.max_conns))
+    engine.open_file_sink(args.outdir)
     try:
-        writer = StreamWriter(args.outdir, sys.stdout if args.json else None)
+        writer = IndexWriter(args.outdir, sys.stdout if args.json else None)
     except OSError as e:
         return common.fail(TOOL, f"cannot write the index in {args.outdir!r}: {e.strerror or e}")
     progress = common.Progress(source)
@@ -191,10 +131,7 @@ def run(args: argparse.Namespace) -> int:
             n = len(batch)
             if not n:
                 continue
-            i = 0
-            while i < n:
-                events, i = engine.feed_batch(batch, i)
-                writer.handle(events)
+            writer.write(engine.feed_batch_files(batch))
             packets += n
             last_ts = batch.ts_ns()[-1]
             progress.update(packets)
@@ -205,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     try:
-        writer.handle(engine.finish(last_ts))
+        writer.write(engine.finish_files(last_ts))
         writer.close()
     except OSError as e:
         return common.fail(TOOL, f"writing streams: {e.strerror or e}")

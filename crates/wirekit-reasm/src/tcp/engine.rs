@@ -187,7 +187,8 @@ pub struct Stats {
 
 pub struct TcpReassembler {
     pub cfg: TcpConfig,
-    conns: HashMap<NormKey, Conn, FxBuild>,
+    /// Boxed: a connection is taken out and put back per segment, which then moves a pointer.
+    conns: HashMap<NormKey, Box<Conn>, FxBuild>,
     by_id: HashMap<u64, NormKey, FxBuild>,
     timers: BinaryHeap<Reverse<(i64, u64)>>,
     next_id: u64,
@@ -368,7 +369,7 @@ impl TcpReassembler {
                 (src, dst, 0)
             }
         };
-        let mut c = Conn {
+        let mut c = Box::new(Conn {
             id,
             key: ConnKey { ip_version: s.ip_version, client, server },
             state: State::SynSent,
@@ -378,7 +379,7 @@ impl TcpReassembler {
             first_ts: now_ns,
             last_ts: now_ns,
             wscale_ok: false,
-        };
+        });
         let (ps, pc) = match &self.cfg.policy_table {
             Some(t) => (t.lookup(s.ip_version, &server.addr), t.lookup(s.ip_version, &client.addr)),
             None => (self.cfg.policy, self.cfg.policy),
