@@ -37,8 +37,11 @@ def _ms_str(ns):
     return dt.datetime.fromtimestamp(ns // 10**9, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-@pytest.mark.parametrize("version", [5, 9, 10])
-def test_nfcapd_receives_what_wirekit_meters(corpus, tmp_path, version):
+@pytest.mark.parametrize("version,bi", [(5, False), (9, False), (10, False), (10, True)])
+def test_nfcapd_receives_what_wirekit_meters(corpus, tmp_path, version, bi):
+    """nfcapd's records equal wirekit's JSON of the same run; with --bidirectional, IPFIX
+    biflows (RFC 5103 reverse elements) arrive with nfdump's in/out counters filled."""
+    extra = ["--bidirectional"] if bi else []
     if not (shutil.which("nfcapd") and shutil.which("nfdump")):
         pytest.skip("nfcapd/nfdump not installed (Debian package nfdump)")
     port = _free_udp_port()
@@ -51,7 +54,7 @@ def test_nfcapd_receives_what_wirekit_meters(corpus, tmp_path, version):
         # Export only (the tool then sends records the Rust meter laid out: the fast path).
         run = subprocess.run(
             [sys.executable, "-m", "wirekit.cli", "flow", "-r", str(corpus / "flows" / "wikipedia.pcap"),
-             "-e", f"127.0.0.1:{port}", "-V", str(version)],
+             "-e", f"127.0.0.1:{port}", "-V", str(version), *extra],
             capture_output=True, text=True, timeout=60)
         assert run.returncode == 0, run.stderr
         time.sleep(0.5)
@@ -67,7 +70,7 @@ def test_nfcapd_receives_what_wirekit_meters(corpus, tmp_path, version):
     out_json = tmp_path / "flows.json"
     run = subprocess.run(
         [sys.executable, "-m", "wirekit.cli", "flow", "-r", str(corpus / "flows" / "wikipedia.pcap"),
-         "-e", f"127.0.0.1:{port}", "-V", str(version), "--json", str(out_json)],
+         "-e", f"127.0.0.1:{port}", "-V", str(version), "--json", str(out_json), *extra],
         capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     env = dict(os.environ, TZ="UTC")
@@ -80,16 +83,21 @@ def test_nfcapd_receives_what_wirekit_meters(corpus, tmp_path, version):
         dp = r["dp"]
         dport = int(dp.split(".")[0]) * 256 + int(dp.split(".")[1]) if "." in dp else int(dp)
         theirs.append((r["sa"], r["da"], int(r["sp"]), dport, NFDUMP_PROTO[r["pr"].strip()],
-                       int(r["ipkt"]), int(r["ibyt"]), r["ts"], r["te"], r["td"].strip()))
+                       int(r["ipkt"]), int(r["ibyt"]), int(r["opkt"]), int(r["obyt"]), r["ts"], r["te"],
+                       r["td"].strip()))
     ours = []
     for line in open(out_json):
         f = json.loads(line)
         if version == 5 and f["ip_version"] != 4:
             continue  # v5 carries IPv4 only
-        dur_ms = f["last_ns"] // 10**6 - f["first_ns"] // 10**6
+        first, last = f["first_ns"], f["last_ns"]
+        if f.get("rev_packets"):
+            first, last = min(first, f["rev_first_ns"]), max(last, f["rev_last_ns"])
+        dur_ms = last // 10**6 - first // 10**6
         ours.append((f["src"], f["dst"], f["src_port"], f["dst_port"], f["proto"], f["packets"],
-                     f["bytes"], _ms_str(f["first_ns"]), _ms_str(f["last_ns"]), f"{dur_ms / 1000:.3f}"))
-    assert len(ours) == (54 if version == 5 else 57)
+                     f["bytes"], f.get("rev_packets", 0), f.get("rev_bytes", 0), _ms_str(first),
+                     _ms_str(last), f"{dur_ms / 1000:.3f}"))
+    assert len(ours) == (54 if version == 5 else 34 if bi else 57)
     assert sorted(theirs) == sorted(ours)
     # Totals: flows, packets, bytes.
     assert (len(theirs), sum(t[5] for t in theirs), sum(t[6] for t in theirs)) == \

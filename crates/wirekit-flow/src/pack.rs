@@ -149,8 +149,10 @@ pub fn pack(r: &FlowRecord, layout: &Layout, start_ns: i64, biflow_times: bool, 
             Field::EndReason => put_uint(out, r.end_reason as u64, n),
             Field::RevPackets => put_uint(out, r.rev.packets, n),
             Field::RevOctets => put_uint(out, r.rev.octets, n),
-            Field::RevFirstMs => put_uint(out, if r.rev.packets > 0 { ms(r.rev.first_ns) } else { 0 }, n),
-            Field::RevLastMs => put_uint(out, if r.rev.packets > 0 { ms(r.rev.last_ns) } else { 0 }, n),
+            // No reverse packet: the flow's own times, not 0 (nfdump folds the reverse
+            // times into the record's and would print 1970).
+            Field::RevFirstMs => put_uint(out, if r.rev.packets > 0 { ms(r.rev.first_ns) } else { ms(first) }, n),
+            Field::RevLastMs => put_uint(out, if r.rev.packets > 0 { ms(r.rev.last_ns) } else { ms(last) }, n),
             Field::RevTcpFlags => put_uint(out, r.rev.tcp_flags as u64, n),
             Field::RevTos => put_uint(out, r.rev.tos as u64, n),
             Field::Zero => out.resize(out.len() + n, 0),

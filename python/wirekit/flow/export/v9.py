@@ -40,18 +40,22 @@ def _fields(ip_version: int, *, biflow: bool, ipfix: bool):
     """(ie_id, length, enterprise) of the data template, in record order."""
     a = [(8, 4), (12, 4)] if ip_version == 4 else [(27, 16), (28, 16)]
     f = a + [(7, 2), (11, 2), (4, 1), (5, 1), (6, 1), (2, 8), (1, 8)]
-    if ipfix:
-        f += [(152, 8), (153, 8)]  # flowStart/EndMilliseconds: absolute, no uptime arithmetic
-    else:
-        f += [(22, 4), (21, 4)]    # FIRST_SWITCHED / LAST_SWITCHED: sysUptime ms
-    f += [(10, 4), (58, 2), (52, 1), (53, 1), (60, 1)]
-    if ipfix:
-        f += [(136, 1)]
     out = [(i, n, 0) for i, n in f]
+    if biflow and ipfix:
+        # Reverse times come before the forward ones: nfdump 1.7 stores reverse
+        # flowStart/EndMilliseconds into the record's own times, so whichever comes last
+        # wins there, and the biflow's times must.
+        out += [(152, 8, PEN_REVERSE), (153, 8, PEN_REVERSE)]
+    if ipfix:
+        out += [(152, 8, 0), (153, 8, 0)]  # flowStart/EndMilliseconds: absolute, no uptime arithmetic
+    else:
+        out += [(22, 4, 0), (21, 4, 0)]    # FIRST_SWITCHED / LAST_SWITCHED: sysUptime ms
+    out += [(i, n, 0) for i, n in [(10, 4), (58, 2), (52, 1), (53, 1), (60, 1)]]
+    if ipfix:
+        out += [(136, 1, 0)]
     if biflow:
         if ipfix:
-            out += [(2, 8, PEN_REVERSE), (1, 8, PEN_REVERSE), (152, 8, PEN_REVERSE),
-                    (153, 8, PEN_REVERSE), (6, 1, PEN_REVERSE), (5, 1, PEN_REVERSE)]
+            out += [(2, 8, PEN_REVERSE), (1, 8, PEN_REVERSE), (6, 1, PEN_REVERSE), (5, 1, PEN_REVERSE)]
         else:
             out += [(24, 8, 0), (23, 8, 0)]
     return out
@@ -125,16 +129,17 @@ class _TemplateEncoder:
             s0 = self.clock.start_ns
             t0 = (max(first - s0, 0) // 1_000_000) & U32
             t1 = (max(last - s0, 0) // 1_000_000) & U32
-        vals = (r[1], r[2], r[3], r[4], r[5], r[13], r[12] & 0xFF, r[8], r[9], t0, t1,
-                r[7] & U32, r[6] & 0xFFF, r[14], r[15], v)
+        vals = (r[1], r[2], r[3], r[4], r[5], r[13], r[12] & 0xFF, r[8], r[9])
+        if self.biflow and self.ipfix:
+            # No reverse packet: the flow's own times, not 0 (nfdump folds the reverse
+            # times into the record's and would print 1970).
+            vals += (r[18] // 1_000_000, r[19] // 1_000_000) if r[16] else (t0, t1)
+        vals += (t0, t1, r[7] & U32, r[6] & 0xFFF, r[14], r[15], v)
         if self.ipfix:
             vals += (r[23] & 0xFF,)
         if self.biflow:
             if self.ipfix:
-                if r[16]:
-                    vals += (r[16], r[17], r[18] // 1_000_000, r[19] // 1_000_000, r[20] & 0xFF, r[21])
-                else:
-                    vals += (0, 0, 0, 0, 0, 0)
+                vals += (r[16], r[17], r[20] & 0xFF, r[21]) if r[16] else (0, 0, 0, 0)
             else:
                 vals += (r[16], r[17])
         return self.structs[v].pack(*vals)
