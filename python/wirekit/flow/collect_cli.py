@@ -15,10 +15,15 @@ __all__ = ["main", "decode_capture", "udp_payloads"]
 
 
 def udp_payloads(path):
-    """(ts_ns, (src, src_port), payload) of every UDP datagram in a capture (any port)."""
+    """(ts_ns, (src, src_port), payload) of every UDP datagram in a capture (any port).
+    IP fragments are reassembled first (large IPFIX messages travel fragmented)."""
     import wirekit
+    from ..reasm.defrag import Defragmenter
 
-    for pkt in wirekit.open(path):
+    defrag = Defragmenter()
+    for pkt in defrag.process(wirekit.open(path)):
+        if not isinstance(pkt, wirekit.Packet):
+            continue  # a defragmentation anomaly event
         d = pkt.decode()
         udp = getattr(d, "udp", None)
         ip = getattr(d, "ip", None)
