@@ -213,3 +213,13 @@ def test_http_connect_refused_is_no_tunnel():
         close=False)
     assert [g[2] for g in got] == ["http-host", "http-server"]
     assert eng.counters["tunnels"] == 0 and not eng.wants("k")
+
+
+def test_ssh_pre_banner_lines_only_after_ssh_or_no_client_bytes():
+    got, _ = converse((C, b"SSH-2.0-OpenSSH_9.7\r\n"), (S, b"notice\r\nSSH-2.0-x_1.0\r\n"))
+    assert [g[3] for g in got] == ["SSH-2.0-OpenSSH_9.7", "SSH-2.0-x_1.0"]
+    # a non-SSH client spoke first: the server's first line must be the identification
+    got, _ = converse((C, b"HELLO\r\n"), (S, b"notice\r\nSSH-2.0-x_1.0\r\n"))
+    assert got == []
+    got, _ = converse((C, b"GET / HTTP/1.1\r\n\r\n"), (S, b"SSH-2.0-OpenSSH_8.7\r\n"))
+    assert [g[1:4] for g in got] == [("ssh", "ssh-ident", "SSH-2.0-OpenSSH_8.7")]

@@ -176,10 +176,15 @@ class BannerEngine:
                 det.stop(direction)
             if got:
                 self._take(st, det, got, out)
+        claimed = False
         for det in st.detectors:
             if det.tunnel is not None:
                 return self._finish_banners(st, out) + self._restart(key, st, det.tunnel, ts_ns)
-        self._exclusive(st)
+            c = det._claimed
+            if (c[0] or c[1]) and not det.fallback:
+                claimed = True
+        if claimed:
+            self._exclusive(st)
         if st.pending[0] or st.pending[1]:
             self._settle(st, direction, out)
         if not st.refresh():
@@ -262,11 +267,6 @@ class BannerEngine:
         # it: one protocol per direction, and the stream is released as soon as the
         # recognising detector is done. (The other direction stays open to all: an HTTP
         # request may be answered by an SSH server.)
-        for d in st.detectors:
-            if (d._claimed[0] or d._claimed[1]) and not d.fallback:
-                break
-        else:
-            return  # nothing recognised yet: the common case, checked cheaply
         for side in _DIRS:
             owners = [d for d in st.detectors if not d.fallback and d.claims(side)]
             if owners:

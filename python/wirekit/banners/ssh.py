@@ -53,8 +53,28 @@ class SSHDetector(LineDetector):
         # the identification, or text that may precede it (server only)
         return starts_like(first, _PREFIX) or looks_like_text(first[:256])
 
-    def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
+    def __init__(self) -> None:
+        super().__init__()
+        # Pre-banner lines are the server's opening words; when a non-SSH client spoke
+        # first (an HTTP request to an SSH server, say) the server's first line must be the
+        # identification itself. (An SSH client may send its identification first and
+        # still get pre-banner lines.)
+        self._client_first = False
+
+    def missed(self, direction: Direction) -> None:
         if direction is _CLIENT:
+            # attached on the server's bytes: the client's first bytes were not "SSH-"
+            self._client_first = True
+        super().missed(direction)
+
+    def feed(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
+        if (direction is _CLIENT and self._lineno[1] == 0 and not self._buf[1]
+                and self._lineno[0] == 0 and not self._buf[0] and not starts_like(data, _PREFIX)):
+            self._client_first = True
+        return super().feed(direction, data, ts_ns)
+
+    def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
+        if direction is _CLIENT or self._client_first:
             n = min(len(partial), len(_PREFIX))
             return partial[:n] == _PREFIX[:n]
         return _is_text(partial)
@@ -64,7 +84,7 @@ class SSHDetector(LineDetector):
         if parsed is None:
             # Client: the identification must come first. Server: other text lines may
             # precede it (RFC 4253 4.2), binary may not.
-            if direction is _CLIENT or not _is_text(line):
+            if direction is _CLIENT or self._client_first or not _is_text(line):
                 self.stop(direction)
             return []
         self.stop(direction)
