@@ -18,6 +18,7 @@ import argparse
 import datetime as _dt
 import json
 import signal
+import socket
 import sys
 
 from ..errors import CaptureFileError, FilterError, PrivilegeError, WirekitError
@@ -69,29 +70,44 @@ class _Sink:
     """-w output that follows the source: the same pcap header, or the same pcapng interfaces
     (declared as the source declares them, several sections folded into one)."""
 
-    def __init__(self, path: str, source, pcapng: bool):
+    def __init__(self, path: str, source, pcapng: bool, snaplen: int):
         from ..capture.writers import PcapngWriter, PcapWriter
 
         self.source = source
-        info = source.info if hasattr(source, "info") else {}
-        self.pcapng = pcapng or info.get("format") == "pcapng"
+        self.info = getattr(source, "info", None)  # files only; live sources have interfaces
+        self.pcapng = pcapng or (self.info or {}).get("format") == "pcapng"
         if self.pcapng:
             self.writer = PcapngWriter(path, interfaces=[])
             self._declared = 0
         else:
-            header = info.get("pcap_header")
+            header = (self.info or {}).get("pcap_header")
             if header is None:
-                header = dict(linktype_field=source.linktype or 1)
+                header = dict(linktype_field=source.linktype or 1, snaplen=snaplen)
             self.writer = PcapWriter(path, header=header)
+
+    def _declare(self, packets) -> None:
+        """Declares pcapng interfaces before the packets that need them: a file's own, in its
+        numbering; for a live capture one per interface index, named after the interface."""
+        src_map = self.writer._src_map
+        if self.info is not None:
+            ifaces = self.info.get("interfaces", [])
+            while self._declared < len(ifaces):
+                i = ifaces[self._declared]
+                src_map[self._declared] = self.writer.add_interface(
+                    i["linktype"], snaplen=i.get("snaplen", 0), tsresol=i.get("tsresol", 9), name=i.get("name"))
+                self._declared += 1
+            return
+        for p in packets:
+            if p.interface_id not in src_map:
+                try:
+                    name = socket.if_indextoname(p.interface_id)
+                except OSError:
+                    name = None
+                src_map[p.interface_id] = self.writer.add_interface(p.linktype, name=name)
 
     def write_packets(self, packets) -> None:
         if self.pcapng:
-            ifaces = self.source.info.get("interfaces", []) if hasattr(self.source, "info") else []
-            while self._declared < len(ifaces):
-                i = ifaces[self._declared]
-                self.writer._src_map[self._declared] = self.writer.add_interface(
-                    i["linktype"], snaplen=i.get("snaplen", 0), tsresol=i.get("tsresol", 9), name=i.get("name"))
-                self._declared += 1
+            self._declare(packets)
         for p in packets:
             self.writer.write(p)
 
@@ -107,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     except (CaptureFileError, PrivilegeError, OSError) as e:
         return common.fail(TOOL, str(e))
 
-    sink = _Sink(args.write, source, args.pcapng) if args.write else None
+    sink = _Sink(args.write, source, args.pcapng, args.snaplen) if args.write else None
     out = sys.stdout
     count = 0
     limit = args.count
@@ -149,10 +165,12 @@ def run(args: argparse.Namespace) -> int:
         source.close()
         stats = getattr(source, "stats", None)
         if callable(stats):
+            # tcpdump's closing lines, in its words.
             s = stats()
             print(f"{count} packets captured", file=sys.stderr)
-            for key in ("received", "dropped_by_kernel", "dropped_by_interface"):
+            for key, words in (("received", "received by filter"), ("dropped_by_kernel", "dropped by kernel"),
+                               ("dropped_by_interface", "dropped by interface")):
                 if key in s:
-                    print(f"{s[key]} packets {key.replace('_', ' ')}", file=sys.stderr)
+                    print(f"{s[key]} packets {words}", file=sys.stderr)
         out.flush()
     return status
