@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes python/wirekit/data/samples/demo.pcap: real traffic between two lab namespaces.
 
-Run as root from the repository root: `python3 scripts/make_demo_sample.py`. Needs ip,
+Run as root from the repository root: `python3 scripts/make_demo_sample.py`. Needs ip, ethtool,
 tcpdump, curl, nginx, sshd + ssh, openssl, ping. Everything stays inside two namespaces this
 script creates and deletes (tests/lab/netns.py); the capture is taken by tcpdump on the
 client's interface. The result is committed so `wirekit demo` needs none of this.
@@ -84,6 +84,10 @@ http {{ access_log off; server {{ listen 80; listen [::]:80; listen 443 ssl;
         (tmp / "sshd_config").write_text(f"HostKey {tmp}/hostkey\nPidFile {tmp}/sshd.pid\nUsePAM no\n")
         with Lab(2) as lab:
             client, server = lab.hosts
+            # Checksum offload would leave partial checksums in the capture of locally sent
+            # packets; the sample should show traffic as it is on a real wire.
+            for host in (client, server):
+                host.run(["ethtool", "-K", host.ifname, "tx", "off"])
             pcap = tmp / "capture.pcap"
             dump = client.spawn(["tcpdump", "-i", client.ifname, "-s", "0", "-U", "-w", str(pcap)],
                                 stderr=subprocess.DEVNULL)
