@@ -75,8 +75,8 @@ WIREKIT_RUN = r"""
 import json, resource, sys, time
 import wirekit
 from wirekit.reasm.defrag import Defragmenter
-path, max_bytes, defrag = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-d = Defragmenter(max_bytes=max_bytes) if defrag else None
+path, max_bytes, defrag, max_datagrams = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4])
+d = Defragmenter(max_bytes=max_bytes, max_datagrams=max_datagrams) if defrag else None
 n = done = 0
 t0, c0 = time.perf_counter(), time.process_time()
 for batch in wirekit.open(path).batches():
@@ -142,6 +142,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fragments", type=int, default=2_000_000)
     ap.add_argument("--max-bytes", type=int, default=32 << 20, help="wirekit's byte cap")
+    ap.add_argument("--max-datagrams", type=int, default=8192, help="wirekit's datagram cap")
     ap.add_argument("--scapy-packets", type=int, default=20_000)
     ap.add_argument("--tshark-packets", type=int, default=200_000, help="tshark reads a file this long")
     ap.add_argument("--pcap", default="/tmp/wirekit_defrag_flood.pcap")
@@ -155,8 +156,8 @@ def main() -> int:
           f"{info['legit_trains']} legit 3-fragment trains), {os.path.getsize(a.pcap) / 1e6:.0f} MB, "
           f"written in {time.perf_counter() - t0:.1f} s")
 
-    base, _ = run_child([sys.executable, "-c", WIREKIT_RUN, a.pcap, "0", "0"])
-    wk, _ = run_child([sys.executable, "-c", WIREKIT_RUN, a.pcap, str(a.max_bytes), "1"])
+    base, _ = run_child([sys.executable, "-c", WIREKIT_RUN, a.pcap, "0", "0", "0"])
+    wk, _ = run_child([sys.executable, "-c", WIREKIT_RUN, a.pcap, str(a.max_bytes), "1", str(a.max_datagrams)])
     # Rates are per CPU second of the process (wall time in brackets): on a shared machine
     # wall time swings with load, CPU time much less.
     rate = wk["packets"] / wk["cpu_seconds"]
@@ -166,7 +167,7 @@ def main() -> int:
           f"peak RSS {base['peak_rss_kib'] / 1024:7.1f} MiB")
     print(f"wirekit Defragmenter   : {rate / 1e6:6.2f} M fragments/s [{wk['packets'] / wk['seconds'] / 1e6:.2f}], peak RSS {wk['peak_rss_kib'] / 1024:7.1f} MiB "
           f"(+{(wk['peak_rss_kib'] - base['peak_rss_kib']) / 1024:.1f} MiB over read-only; "
-          f"cap {a.max_bytes / 2**20:.0f} MiB, peak buffered {wk['peak_bytes_buffered'] / 2**20:.1f} MiB)")
+          f"caps {a.max_bytes / 2**20:.0f} MiB / {a.max_datagrams} datagrams, peak buffered {wk['peak_bytes_buffered'] / 2**20:.1f} MiB)")
     print(f"  reassembled {wk['reassembled']} of {info['legit_trains']} legit trains; "
           f"frag_cap_hit {wk['frag_cap_hit']}, datagrams evicted {wk['evicted']}")
     if a.no_peers:
@@ -174,7 +175,7 @@ def main() -> int:
 
     small = a.pcap.replace(".pcap", f".{a.tshark_packets}.pcap")
     small_info = generate(small, a.tshark_packets, flood_share=not a.legit_only)
-    wk_small, _ = run_child([sys.executable, "-c", WIREKIT_RUN, small, str(a.max_bytes), "1"])
+    wk_small, _ = run_child([sys.executable, "-c", WIREKIT_RUN, small, str(a.max_bytes), "1", str(a.max_datagrams)])
     ts = run_tshark(small)
     print(f"\nsame run, {small_info['packets']}-packet prefix of the same workload ({small}):")
     wk_rate = small_info["packets"] / wk_small["cpu_seconds"]

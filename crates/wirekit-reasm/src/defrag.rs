@@ -344,10 +344,13 @@ pub struct DefragStats {
     pub anomalies: [u64; 12],
 }
 
-/// Bytes charged per fragment on top of its payload (segment and range bookkeeping).
-const FRAGMENT_OVERHEAD: u64 = 64;
-/// Bytes charged per datagram on top of its fragments (table entry, header copy aside).
-const DATAGRAM_OVERHEAD: u64 = 256;
+/// Bytes charged per fragment on top of its payload: its `Seg` and `held` entries and the
+/// allocator's per-block overhead. With `DATAGRAM_OVERHEAD` this makes `max_bytes` a bound
+/// on heap use, not just on payload (measured: RSS growth under a flood stays near the cap).
+const FRAGMENT_OVERHEAD: u64 = 96;
+/// Bytes charged per datagram on top of its fragments: its hash-table slot (key and state,
+/// ~200 bytes, times the table's slack), its `order` entry and vector headers.
+const DATAGRAM_OVERHEAD: u64 = 512;
 
 struct Seg {
     start: u32,
@@ -684,8 +687,9 @@ impl Defragmenter {
                 generation,
                 first_ts_ns: now_ns,
                 policy: policies.lookup(key.ip_version, &key.dst),
-                held: Vec::new(),
-                segs: Vec::new(),
+                // Most datagrams in a flood hold one fragment: no spare capacity.
+                held: Vec::with_capacity(1),
+                segs: Vec::with_capacity(1),
                 end: None,
                 header: Vec::new(),
                 l3_offset: 0,
