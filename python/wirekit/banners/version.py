@@ -18,10 +18,16 @@ driven by the visible table ``GREETING_PRODUCTS``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 __all__ = ["Software", "parse_version", "parse_user_agent", "find_product", "GREETING_PRODUCTS"]
+
+#: Results of each parser are cached (the same software strings recur on every connection
+#: to a server); Software is immutable, so sharing a result is safe. Bounded: least
+#: recently used strings are forgotten first.
+PARSE_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,6 +78,7 @@ _NAME_TRAILER = re.compile(r"[\s/\-_(,;:]+$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
 def parse_version(unparsed: str) -> Software | None:
     """Parse ``name<sep>1.2.3[addl]...``; the name alone when there is no number.
 
@@ -136,6 +143,7 @@ _BROWSER_RULES: list[tuple[str, str | None]] = [
 ]
 
 
+@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
 def parse_user_agent(ua: str) -> Software | None:
     """A User-Agent header: browsers by their own token, tools (``curl/8.5.0``,
     ``Wget/1.14 (darwin12.2.0)``) like any product string."""
@@ -152,7 +160,7 @@ def parse_user_agent(ua: str) -> Software | None:
 
 #: Products recognised inside free-text greetings (SMTP/FTP/POP3/IMAP 220/+OK/* OK lines),
 #: as (regex, name): the regex's optional group ``ver`` holds the version string. First
-#: match wins; extend by appending.
+#: match wins; extend by appending (then call ``find_product.cache_clear()``).
 GREETING_PRODUCTS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\bExim (?P<ver>\d[\w.]*)"), "Exim"),
     (re.compile(r"\bPostfix\b"), "Postfix"),
@@ -175,6 +183,7 @@ GREETING_PRODUCTS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+@functools.lru_cache(maxsize=PARSE_CACHE_SIZE)
 def find_product(text: str) -> Software | None:
     """The first ``GREETING_PRODUCTS`` entry found in a greeting, with its version."""
     for pattern, name in GREETING_PRODUCTS:
