@@ -62,13 +62,16 @@ KNOWN_DIFFERENCES = {
     # header behind it.
     ("ipv6-mobility-dst-opts.pcap", 1): ("wirekit decodes udp, tshark does not",),
 }
+# Pure ACKs whose PPPoE payload length (42: PPP protocol + 40 bytes) is 6 bytes short of the
+# IPv4 total length (46), the 6 bytes being in the frame: tshark bounds the IP packet by the
+# PPPoE length (tcp.len 0, "IPv4 total length exceeds packet length"); wirekit, like tcpdump
+# ("truncated-ip - 6 bytes missing! ... length 6"), trusts the IP length within the frame.
+KNOWN_DIFFERENCES.update({("pppoe-over-qinq.pcap", n): ("tcp.len: tshark=0 wirekit=6",)
+                          for n in (19, 33, 41, 47, 63, 81)})
 
 #: Encapsulations wirekit does not decode (README, "not supported"): the frame stops below
 #: the IP layer with the type kept (unknown_layer); tshark decodes the IP inside.
-UNSUPPORTED_ENCAPSULATION = {
-    "mixed-vlan-mpls.pcap": "MPLS", "mpls-in-vlan.pcap": "MPLS", "pppoe.pcap": "PPPoE",
-    "pppoe-over-qinq.pcap": "PPPoE", "nflog-http.pcap": "NFLOG (linktype 239)", "vntag.pcap": "VN-Tag",
-}
+UNSUPPORTED_ENCAPSULATION = {"nflog-http.pcap": "NFLOG (linktype 239)", "vntag.pcap": "VN-Tag"}
 
 #: What such a frame may differ by: the layers wirekit left undecoded.
 _UNSUPPORTED_DIFFS = {f"tshark decodes {x}, wirekit does not" for x in ("mpls", "pppoe", "ip", "ipv6")}

@@ -24,6 +24,8 @@ from .ipproto import IPProto
 from .ipv4 import IPv4Header, IPv4Option
 from .ipv6 import IPv6AH, IPv6ExtHeader, IPv6Fragment, IPv6Header, IPv6Options, IPv6Routing
 from .linklayer import NullHeader, SLL2Header, SLLHeader
+from .mpls import MPLSLabel
+from .pppoe import PPPoEHeader, PPPProtocol
 from .tcp import TCPFlags, TCPHeader, TCPOption
 from .udp import UDPHeader
 from .vlan import VLANTag
@@ -32,7 +34,8 @@ __all__ = [
     "ARPHeader", "ARPOp", "Decoded", "ETHERTYPE_DISPATCH", "EtherType", "EthernetHeader",
     "ICMPHeader", "ICMPType", "ICMPv6Header", "ICMPv6Type", "IPProto", "IPv4Header",
     "IPv4Option", "IPv6AH", "IPv6ExtHeader", "IPv6Fragment", "IPv6Header", "IPv6Options",
-    "IPv6Routing", "IP_PROTO_DISPATCH", "LINKTYPE_DISPATCH", "NullHeader", "SLL2Header",
+    "IPv6Routing", "IP_PROTO_DISPATCH", "LINKTYPE_DISPATCH", "MPLSLabel", "NullHeader",
+    "PPPProtocol", "PPPoEHeader", "SLL2Header",
     "SLLHeader", "TCPFlags", "TCPHeader", "TCPOption", "UDPHeader", "VLANTag",
     "build_packet", "decode_bytes", "decode_packet", "internet_checksum", "ones_sum",
     "register_ethertype", "register_ip_proto", "register_linktype",

@@ -12,6 +12,8 @@ from .icmp import ICMPHeader
 from .ipv4 import IPv4Header
 from .ipv6 import IPv6Header
 from .linklayer import NullHeader, SLL2Header, SLLHeader
+from .mpls import MPLSLabel
+from .pppoe import PPPoEHeader, PPPProtocol
 from .tcp import TCPHeader
 from .udp import UDPHeader
 from .vlan import VLANTag
@@ -20,6 +22,7 @@ __all__ = ["build_packet"]
 
 _L4 = (TCPHeader, UDPHeader, ICMPHeader)
 _IP = (IPv4Header, IPv6Header)
+_PPP_PROTOCOL = {IPv4Header: PPPProtocol.IPV4, IPv6Header: PPPProtocol.IPV6}
 
 
 def _ethertype_of(upper) -> int | None:
@@ -63,7 +66,14 @@ def build_packet(*layers, payload: bytes = b"") -> bytes:
                                      "inferred from the next layer")
                 layer = replace(layer, type=et)
             data = layer.build(data)
-        elif isinstance(layer, (ARPHeader, NullHeader, SLLHeader, SLL2Header)):
+        elif isinstance(layer, PPPoEHeader):
+            if layer.protocol is None:
+                proto = _PPP_PROTOCOL.get(type(upper))
+                if proto is None:
+                    raise BuildError("PPPoEHeader.protocol is unset and no IP layer follows")
+                layer = replace(layer, protocol=proto)
+            data = layer.build(data)
+        elif isinstance(layer, (ARPHeader, MPLSLabel, NullHeader, SLLHeader, SLL2Header)):
             data = layer.build(data)
         else:
             raise BuildError(f"build_packet: cannot build a {type(layer).__name__}")

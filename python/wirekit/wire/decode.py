@@ -2,8 +2,8 @@
 
 Theory of operation. `decode_packet(pkt)` only wraps the packet's bytes: nothing is parsed
 until an attribute of the returned `Decoded` is read. The first such read walks the whole
-chain once - link layer (LINKTYPE_DISPATCH), VLAN tags and network layer
-(ETHERTYPE_DISPATCH), transport (IP_PROTO_DISPATCH) - and fills every layer attribute;
+chain once - link layer (LINKTYPE_DISPATCH), VLAN tags, MPLS label stack, PPPoE session
+and network layer (ETHERTYPE_DISPATCH, PPP_PROTO_DISPATCH), transport (IP_PROTO_DISPATCH) - and fills every layer attribute;
 checksums are only verified when `anomalies` (or `ip_checksum_ok` / `l4_checksum_ok`) is
 read, because summing the payload is the one cost proportional to the packet size.
 
@@ -55,6 +55,8 @@ from .ipv4 import _parse_at as _ipv4_at
 from .ipproto import IPProto
 from .ipv6 import IPv6Fragment, IPv6Header, IPv6Options, IPv6Routing, walk_ext_headers
 from .linklayer import AF_TO_ETHERTYPE, NullHeader, SLL2Header, SLLHeader
+from .mpls import MPLSLabel
+from .pppoe import PPPoEHeader
 from .tcp import _parse_at as _tcp_at
 from .tcp import flags_str
 from .udp import _parse_at as _udp_at
@@ -66,6 +68,7 @@ __all__ = [
     "decode_bytes",
     "ETHERTYPE_DISPATCH",
     "IP_PROTO_DISPATCH",
+    "PPP_PROTO_DISPATCH",
     "LINKTYPE_DISPATCH",
     "register_ethertype",
     "register_ip_proto",
@@ -80,7 +83,7 @@ MAX_VLAN_TAGS = 8
 
 _LAYER_DEFAULTS = {
     "link": None, "eth": None, "arp": None, "ip": None, "tcp": None, "udp": None,
-    "icmp": None, "unknown_layer": None, "unknown_type": None, "unknown_payload": None,
+    "icmp": None, "pppoe": None, "unknown_layer": None, "unknown_type": None, "unknown_payload": None,
     # private walk state: payload span, L4 payload length, IP offset and end, L4 offset
     "_pl": (0, 0), "_l4_payload_len": None, "_ip_off": None, "_ip_end": 0, "_l4_off": None,
 }
@@ -90,7 +93,8 @@ class Decoded:
     """The layers of one packet, parsed on first access.
 
     Attributes (None when absent): `link` (EthernetHeader, SLLHeader, SLL2Header or
-    NullHeader), `eth`, `vlan` (list of VLANTag, outermost first), `arp`, `ip` (IPv4Header or
+    NullHeader), `eth`, `vlan` (list of VLANTag, outermost first), `mpls` (list of MPLSLabel,
+    top of the stack first), `pppoe` (PPPoEHeader), `arp`, `ip` (IPv4Header or
     IPv6Header), `tcp`, `udp`, `icmp` (ICMPHeader or ICMPv6Header), `payload` (bytes after the
     last decoded header, inside the IP datagram as captured), `anomalies` (list of codes,
     checksum checks included), `ip_checksum_ok` / `l4_checksum_ok` (True, False, or None when
@@ -158,6 +162,11 @@ class Decoded:
             out["eth"] = {"src": eth.src, "dst": eth.dst, "type": int(eth.type)}
         if self.vlan:
             out["vlan"] = [{"id": t.vid, "pcp": t.pcp, "type": int(t.type)} for t in self.vlan]
+        if self.mpls:
+            out["mpls"] = [e.to_json() for e in self.mpls]
+        pppoe = self.pppoe
+        if pppoe is not None:
+            out["pppoe"] = pppoe.to_json()
         arp = self.arp
         if arp is not None:
             out["arp"] = {"op": int(arp.op), "sender_mac": arp.sender_mac,
@@ -198,6 +207,10 @@ class Decoded:
         parts = []
         for t in self.vlan:
             parts.append(f"vlan {t.vid}, p {t.pcp}, ")
+        if self.mpls:
+            parts.append(f"MPLS {' '.join(str(e) for e in self.mpls)} ")
+        if self.pppoe is not None:
+            parts.append(f"{self.pppoe} ")
         prefix = "".join(parts)
         text = _summary_body(self)
         anoms = self.anomalies
@@ -233,6 +246,7 @@ def _decode(d: Decoded) -> None:
     dd = d.__dict__
     dd.update(_LAYER_DEFAULTS)
     dd["vlan"] = []
+    dd["mpls"] = []
     dd["_anoms"] = []
     data = d.data
     handler = LINKTYPE_DISPATCH.get(d.linktype)
@@ -382,6 +396,45 @@ def _vlan(d: Decoded, data, offset: int) -> None:
     tag = VLANTag.parse(data, offset, tpid)
     tags.append(tag)
     dispatch_ethertype(d, data, offset + 4, tag.type)
+
+
+def _mpls(d: Decoded, data, offset: int) -> None:
+    # RFC 3032: label stack entries until the bottom-of-stack bit; then IP by its version
+    # nibble (see wire/mpls.py).
+    labels = d.mpls
+    n = len(data)
+    while True:
+        if n - offset < 4:
+            d.add_anomaly(A.TRUNCATED_HEADER)
+            return
+        entry = MPLSLabel.parse(data, offset)
+        labels.append(entry)
+        offset += 4
+        if entry.s:
+            break
+    if offset >= n:
+        d.add_anomaly(A.TRUNCATED_HEADER)
+        return
+    version = data[offset] >> 4
+    if version == 4:
+        _ipv4(d, data, offset)
+    elif version == 6:
+        _ipv6(d, data, offset)
+    else:
+        _unknown(d, "mpls_payload", version, offset)
+
+
+def _pppoe_session(d: Decoded, data, offset: int) -> None:
+    if len(data) - offset < 8:
+        d.add_anomaly(A.TRUNCATED_HEADER)
+        return
+    hdr = PPPoEHeader.parse(data, offset)
+    d.__dict__["pppoe"] = hdr
+    handler = PPP_PROTO_DISPATCH.get(hdr.protocol)
+    if handler is None:
+        _unknown(d, "ppp_protocol", hdr.protocol, offset + 8)
+    else:
+        handler(d, data, offset + 8)
 
 
 def _arp(d: Decoded, data, offset: int) -> None:
@@ -709,8 +762,17 @@ ETHERTYPE_DISPATCH: dict[int, Callable] = {
     EtherType.QINQ: _vlan,
     EtherType.QINQ_OLD: _vlan,
     EtherType.IPV6: _ipv6,
+    EtherType.MPLS: _mpls,
+    EtherType.MPLS_MULTICAST: _mpls,
+    EtherType.PPPOE_SESSION: _pppoe_session,
 }
 assert TPIDS <= ETHERTYPE_DISPATCH.keys()
+
+#: PPP protocol numbers inside a PPPoE session (RFC 1332, RFC 5072).
+PPP_PROTO_DISPATCH: dict[int, Callable] = {
+    0x0021: _ipv4,
+    0x0057: _ipv6,
+}
 
 IP_PROTO_DISPATCH: dict[int, Callable] = {
     IPProto.ICMP: _icmp,
