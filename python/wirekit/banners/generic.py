@@ -15,13 +15,15 @@ __all__ = ["FirstLineDetector"]
 #: A line must have at least this many characters to be a banner (bare "OK" is not).
 MIN_LINE_CHARS = 4
 _LETTER = re.compile(rb"[A-Za-z]")
+_NOT_PRINTABLE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f-\xff]")
+_NOT_PRINTABLE_PARTIAL = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x7f-\xff]")  # CR may end it
 
 
 def is_printable_line(line: bytes) -> bool:
     """ASCII letters, digits, punctuation, space and tab only, with a letter somewhere."""
     if len(line) < MIN_LINE_CHARS:
         return False
-    if any(b < 0x20 and b != 0x09 or b >= 0x7f for b in line):
+    if _NOT_PRINTABLE.search(line):
         return False
     return _LETTER.search(line) is not None
 
@@ -37,7 +39,7 @@ class FirstLineDetector(LineDetector):
         return direction is _SERVER and 0x20 <= first[0] < 0x7F
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
-        return not any(b < 0x20 and b not in (0x09, 0x0d) or b >= 0x7f for b in partial)
+        return _NOT_PRINTABLE_PARTIAL.search(partial) is None
 
     def __init__(self) -> None:
         super().__init__()

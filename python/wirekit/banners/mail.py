@@ -25,6 +25,8 @@ from .version import find_product, parse_user_agent
 
 __all__ = ["SMTPDetector", "FTPDetector", "POP3Detector", "IMAPDetector"]
 
+_NOT_COMMAND_TEXT = re.compile(rb"[\x00-\x08\x0a-\x0c\x0e-\x1f\x80-\xff]")
+
 #: Longest multi-line greeting read, in lines.
 MAX_GREETING_LINES = 64
 
@@ -59,7 +61,7 @@ class _Reply220Detector(LineDetector):
         if direction is _SERVER:
             return _prefix_ok(partial, b"220") and (len(partial) < 4 or partial[3] in b" -\r\n")
         # A client command line is text; binary (a TLS hello, say) is not ours.
-        return not any(b < 0x20 and b not in (0x09, 0x0d) or b >= 0x80 for b in partial)
+        return _NOT_COMMAND_TEXT.search(partial) is None
 
     def line(self, direction: Direction, lineno: int, line: bytes, ts_ns: int) -> list[Banner]:
         if direction is _CLIENT:
