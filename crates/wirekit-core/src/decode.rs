@@ -14,8 +14,9 @@
 //! length is used instead and an anomaly says so.
 //!
 //! What it deliberately does not do: checksums (see `verify_checksums`, on request only),
-//! options parsing, reassembly, tunnels (GRE, IP-in-IP, MPLS, PPPoE stop at their header with
-//! the ethertype/protocol number kept).
+//! options parsing, reassembly, tunnels (GRE, IP-in-IP stop at their header with the protocol
+//! number kept). MPLS label stacks and PPPoE sessions are walked to the IP packet inside (see
+//! `encapsulation`); anything else inside them stops there with the ethertype kept.
 
 use crate::checksum;
 
@@ -90,6 +91,12 @@ pub const ETHERTYPE_VLAN: u16 = 0x8100;
 pub const ETHERTYPE_QINQ: u16 = 0x88a8;
 /// Pre-standard QinQ outer tag (Cisco/Juniper).
 pub const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+pub const ETHERTYPE_MPLS: u16 = 0x8847;
+pub const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+pub const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+/// PPP protocol numbers of IPv4 (RFC 1332) and IPv6 (RFC 5072).
+pub const PPP_PROTO_IPV4: u16 = 0x0021;
+pub const PPP_PROTO_IPV6: u16 = 0x0057;
 
 pub const IPPROTO_HOPOPTS: u8 = 0;
 pub const IPPROTO_ICMP: u8 = 1;
@@ -110,13 +117,18 @@ pub const IPPROTO_SCTP: u8 = 132;
 pub struct Summary {
     /// Offset of the network-layer header (IP, ARP, or whatever `ethertype` names).
     pub l3_offset: u32,
-    /// Ethertype after the VLAN tags (NULL/LOOP/RAW link types: 0x0800 or 0x86dd when IP).
+    /// Ethertype after the VLAN tags, or 0x0800 / 0x86dd when an MPLS stack or a PPPoE
+    /// session carries IP (NULL/LOOP/RAW link types: 0x0800 or 0x86dd when IP).
     pub ethertype: u16,
     pub vlan_count: u8,
     /// VLAN ID (12 bits) of the outermost tag, 0 if none.
     pub vlan_outer: u16,
     /// VLAN ID (12 bits) of the second tag, 0 if fewer than two.
     pub vlan_inner: u16,
+    /// MPLS label stack entries walked (RFC 3032), 0 if none.
+    pub mpls_count: u8,
+    /// A PPPoE session header (RFC 2516) was walked.
+    pub pppoe: bool,
     /// 0 = not IP (or the IP header could not be read), 4, 6.
     pub ip_version: u8,
     /// Source address; IPv4 in the first 4 bytes, the rest zero.
@@ -290,6 +302,9 @@ pub fn decode_record(linktype: u32, data: &[u8], wire_len: u32) -> Summary {
                 et = be16(data, l3 + 2);
                 l3 += 4;
             }
+            if matches!(et, ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST | ETHERTYPE_PPPOE_SESSION) {
+                et = encapsulation(&mut s, data, &mut l3, et);
+            }
             et
         }
         None => match data.first().map(|b| b >> 4) {
@@ -317,6 +332,58 @@ pub fn decode_record(linktype: u32, data: &[u8], wire_len: u32) -> Summary {
         _ => {}
     }
     s
+}
+
+/// Walks an MPLS label stack or a PPPoE session header at `*l3`. When IP is inside, moves
+/// `*l3` to it and returns its ethertype; otherwise (other payload, cut header) leaves `*l3`
+/// at the encapsulation and returns `et`.
+fn encapsulation(s: &mut Summary, d: &[u8], l3: &mut usize, et: u16) -> u16 {
+    let (inner, inner_et) = match et {
+        ETHERTYPE_PPPOE_SESSION => {
+            // RFC 2516 section 4: ver/type, code, session id, length (6 bytes), then the PPP
+            // protocol field. Its length field does not bound the IP packet: the IP header's
+            // own length does, as on Ethernet (tcpdump does the same).
+            if d.len() < *l3 + 8 {
+                s.anomalies |= ANOM_TRUNCATED;
+                return et;
+            }
+            s.pppoe = true;
+            match be16(d, *l3 + 6) {
+                PPP_PROTO_IPV4 => (*l3 + 8, ETHERTYPE_IPV4),
+                PPP_PROTO_IPV6 => (*l3 + 8, ETHERTYPE_IPV6),
+                _ => return et,
+            }
+        }
+        _ => {
+            // RFC 3032 section 2.1: 4-byte entries (label 20 bits, TC 3, S 1, TTL 8) down to
+            // the one with the bottom-of-stack bit S. What lies under the stack is bound to
+            // the label, not written in the packet: like tcpdump and Wireshark, IP is
+            // recognised by its version nibble.
+            let mut off = *l3;
+            loop {
+                if d.len() < off + 4 {
+                    s.anomalies |= ANOM_TRUNCATED;
+                    return et;
+                }
+                s.mpls_count = s.mpls_count.saturating_add(1);
+                off += 4;
+                if d[off - 2] & 1 != 0 {
+                    break;
+                }
+            }
+            match d.get(off).map(|b| b >> 4) {
+                Some(4) => (off, ETHERTYPE_IPV4),
+                Some(6) => (off, ETHERTYPE_IPV6),
+                Some(_) => return et,
+                None => {
+                    s.anomalies |= ANOM_TRUNCATED;
+                    return et;
+                }
+            }
+        }
+    };
+    *l3 = inner;
+    inner_et
 }
 
 /// Sets the trusted datagram length from the header's claim, `min_len` (the header length
@@ -1045,6 +1112,74 @@ mod tests {
                 let _ = verify_checksums(&f[..n], &s);
             }
         }
+    }
+
+    fn hex(text: &str) -> Vec<u8> {
+        let t: Vec<u8> = text.bytes().filter(u8::is_ascii_hexdigit).collect();
+        t.chunks(2).map(|c| u8::from_str_radix(std::str::from_utf8(c).unwrap(), 16).unwrap()).collect()
+    }
+
+    // The frames of tests/wire/test_wire_encap.py, checked with tcpdump and tshark.
+    const ETH: &str = "001122334455 66778899aabb";
+    const V4_TCP: &str = "45000028 00010000 400666cd 0a000001 0a000002 04d20050 000003e8 00000000 50022000 72d60000";
+    const V6_UDP: &str = "6000000000 0a 11 40 20010db8000000000000000000000001 20010db8000000000000000000000002 14e90035 000a 26de 6869";
+
+    #[test]
+    fn mpls_stack_then_ip() {
+        // label 254 (S=0, TTL 60), label 99 (TC 5, S=1, TTL 61), then IPv4/TCP.
+        let f = hex(&format!("{ETH} 8847 000fe03c 00063b3d {V4_TCP}"));
+        let s = decode(1, &f);
+        assert_eq!((s.ethertype, s.mpls_count, s.pppoe, s.l3_offset, s.ip_version), (0x0800, 2, false, 22, 4));
+        assert_eq!((s.src_v4(), s.dst_v4(), s.proto, s.ip_len), ([10, 0, 0, 1], [10, 0, 0, 2], 6, 40));
+        assert_eq!((s.l4_offset, s.src_port, s.dst_port, s.tcp_seq, s.tcp_flags), (42, 1234, 80, 1000, 0x02));
+        assert_eq!((s.payload_offset, s.payload_len, s.anomalies), (62, 0, 0));
+        assert_eq!(verify_checksums(&f, &s), 0);
+        // Multicast MPLS over a VLAN tag, IPv6 inside.
+        let f = hex(&format!("{ETH} 8100 0005 8848 00001140 {V6_UDP}"));
+        let s = decode(1, &f);
+        assert_eq!((s.vlan_count, s.vlan_outer, s.mpls_count, s.ethertype, s.l3_offset), (1, 5, 1, 0x86dd, 22));
+        assert_eq!((s.ip_version, s.proto, s.dst_port, s.payload_offset, s.payload_len), (6, 17, 53, 70, 2));
+        assert_eq!(verify_checksums(&f, &s), 0);
+    }
+
+    #[test]
+    fn mpls_cut_or_not_ip() {
+        let f = hex(&format!("{ETH} 8847 000fe03c 00063b3d {V4_TCP}"));
+        // Cut inside the stack, and right after it.
+        for n in [18, 22] {
+            let s = decode(1, &f[..n]);
+            assert_eq!((s.ethertype, s.l3_offset, s.ip_version, s.anomalies), (0x8847, 14, 0, ANOM_TRUNCATED), "n {n}");
+        }
+        // A pseudowire control word (first nibble 0) under the stack: kept at the MPLS header.
+        let s = decode(1, &hex(&format!("{ETH} 8847 00001140 00000000 aabbccdd")));
+        assert_eq!((s.ethertype, s.mpls_count, s.l3_offset, s.ip_version, s.anomalies), (0x8847, 1, 14, 0, 0));
+        assert_eq!((s.payload_offset, s.payload_len), (14, 12));
+    }
+
+    #[test]
+    fn pppoe_session_then_ip() {
+        let f = hex(&format!("{ETH} 8864 11 00 0011 0034 0057 {V6_UDP}"));
+        let s = decode(1, &f);
+        assert_eq!((s.ethertype, s.pppoe, s.mpls_count, s.l3_offset, s.ip_version), (0x86dd, true, 0, 22, 6));
+        assert_eq!((s.proto, s.src_port, s.dst_port, s.payload_offset, s.payload_len, s.anomalies), (17, 5353, 53, 70, 2, 0));
+        assert_eq!(verify_checksums(&f, &s), 0);
+        // Over QinQ, IPv4 inside.
+        let f = hex(&format!("{ETH} 8100 0e78 8100 09aa 8864 11 00 0f07 002a 0021 {V4_TCP}"));
+        let s = decode(1, &f);
+        assert_eq!((s.vlan_count, s.vlan_outer, s.vlan_inner, s.pppoe, s.l3_offset), (2, 0xe78, 0x9aa, true, 30));
+        assert_eq!((s.ethertype, s.ip_version, s.dst_port, s.l4_offset), (0x0800, 4, 80, 50));
+    }
+
+    #[test]
+    fn pppoe_not_ip_cut_or_discovery() {
+        // LCP inside the session: kept at the PPPoE header.
+        let s = decode(1, &hex(&format!("{ETH} 8864 11 00 0011 000e c021 0101000a010405d40000")));
+        assert_eq!((s.ethertype, s.pppoe, s.l3_offset, s.ip_version, s.anomalies), (0x8864, true, 14, 0, 0));
+        let s = decode(1, &hex(&format!("{ETH} 8864 11 00 0011 00")));
+        assert_eq!((s.ethertype, s.pppoe, s.l3_offset, s.anomalies), (0x8864, false, 14, ANOM_TRUNCATED));
+        // Discovery (PADI) is not walked.
+        let s = decode(1, &hex(&format!("{ETH} 8863 1109 0000 0004 0101 0000")));
+        assert_eq!((s.ethertype, s.pppoe, s.l3_offset, s.ip_version, s.anomalies), (0x8863, false, 14, 0, 0));
     }
 
     #[test]
