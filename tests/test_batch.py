@@ -313,3 +313,18 @@ def test_fields_match_tshark(corpus, rel):
             checked += 1
     # Every file with L4 headers outside tunnels had some checked.
     assert checked or rel in ("decode/encap/geneve.pcap",) or not any(p.summary().l4_offset for p in pkts)
+
+
+# tcpdump: "HBH (jumbo: 80040) ... length 80000"; "HBH (jumbo: 65536)"; IPv4 BIG TCP "length
+# 80052 [was 0, presumed BIG TCP] ... length 80000".
+JUMBO = [
+    ("decode/encap/bigtcp-ipv6-hbh.pcap", 40 + 80040, 80000, ()),
+    ("decode/ipv6/ipv6_jumbogram_1.pcap", 40 + 65536, 65536 - 8 - 8, ()),
+    ("decode/encap/bigtcp-ipv4.pcap", 80052, 80000, (anomalies.IP_LEN_ZERO_TSO,)),
+]
+
+
+@pytest.mark.parametrize("rel,ip_len,payload_len,codes", JUMBO, ids=[j[0] for j in JUMBO])
+def test_jumbo_lengths(corpus, rel, ip_len, payload_len, codes):
+    s = next(iter(wirekit.open(corpus / rel))).summary()
+    assert (s.ip_len, s.payload_len, s.anomalies) == (ip_len, payload_len, codes)

@@ -445,7 +445,7 @@ fn ipv4(s: &mut Summary, d: &[u8], l3: usize, frame_l3_len: usize) {
         s.payload_len = 0;
         return;
     }
-    if s.frag_offset as usize + ip_len - ihl > 65535 {
+    if s.is_fragment && s.frag_offset as usize + ip_len - ihl > 65535 {
         s.anomalies |= ANOM_FRAG_TOO_LARGE;
     }
     if d.len() < l3 + ihl {
@@ -481,7 +481,12 @@ fn ipv6(s: &mut Summary, d: &[u8], l3: usize, frame_l3_len: usize) {
     s.ttl = d[l3 + 7];
     s.src.copy_from_slice(&d[l3 + 8..l3 + 24]);
     s.dst.copy_from_slice(&d[l3 + 24..l3 + 40]);
-    let ip_len = if payload_len == 0 && nh != IPPROTO_NONE && frame_l3_len > 40 {
+    let jumbo = if payload_len == 0 && nh == IPPROTO_HOPOPTS { jumbo_payload_len(d, l3 + 40) } else { None };
+    let ip_len = if let Some(j) = jumbo {
+        // RFC 2675: a jumbogram (or Linux BIG TCP over IPv6) carries its length in the
+        // hop-by-hop Jumbo Payload option.
+        trusted_ip_len(s, 40 + j as usize, 40, frame_l3_len)
+    } else if payload_len == 0 && nh != IPPROTO_NONE && frame_l3_len > 40 {
         // Payload length 0 with something after the header: a jumbogram (RFC 2675) or a
         // segmentation-offload capture. Either way the frame says how long it is. (A bare
         // header with padding after it has next header 59 or is only padding: not flagged.)
@@ -552,6 +557,31 @@ fn ipv6(s: &mut Summary, d: &[u8], l3: usize, frame_l3_len: usize) {
     if !later_fragment {
         transport(s, d, off, ip_end);
     }
+}
+
+/// The Jumbo Payload option (type 0xc2, 4-byte length) of the hop-by-hop header at `off`.
+fn jumbo_payload_len(d: &[u8], off: usize) -> Option<u32> {
+    if d.len() < off + 8 {
+        return None;
+    }
+    let end = (off + (d[off + 1] as usize + 1) * 8).min(d.len());
+    let mut o = off + 2;
+    while o < end {
+        let t = d[o];
+        if t == 0 {
+            o += 1; // Pad1
+            continue;
+        }
+        if o + 2 > end {
+            return None;
+        }
+        let len = d[o + 1] as usize;
+        if t == 0xc2 && len == 4 && o + 6 <= end {
+            return Some(be32(d, o + 2));
+        }
+        o += 2 + len;
+    }
+    None
 }
 
 /// Decodes the L4 header at `l4`; the datagram ends at `ip_end` (maybe past the capture).
@@ -1045,6 +1075,26 @@ mod tests {
         esp.extend_from_slice(&[0x11; 16]);
         let s = decode(229, &esp);
         assert_eq!((s.proto, s.l4_offset, s.payload_offset, s.payload_len), (50, 0, 40, 16));
+    }
+
+    #[test]
+    fn ipv6_jumbogram_length_from_hop_by_hop() {
+        // payload length 0, HBH with PadN(0) then Jumbo Payload 70000 (RFC 2675).
+        let mut p = v6_hdr(0, 0);
+        p.extend_from_slice(&[17, 0, 0xc2, 4]);
+        p.extend_from_slice(&(70000u32).to_be_bytes());
+        let mut udp = vec![0x30, 0x39, 0x00, 0x35, 0, 0, 0, 0];
+        udp.resize(70000 - 8, 0x61);
+        p.extend_from_slice(&udp);
+        let s = decode(229, &p);
+        assert_eq!(s.anomalies, 0);
+        assert_eq!((s.ip_len, s.ip_header_len, s.proto, s.payload_len), (70040, 48, 17, 70000 - 16));
+        // BIG TCP over IPv4: total length 0, not a fragment: no frag_too_large.
+        let mut q = ipv4_hdr(17, 0, 0);
+        q.extend_from_slice(&udp);
+        let s = decode(101, &q);
+        assert_eq!(s.anomalies, ANOM_IP_LEN_ZERO_TSO);
+        assert_eq!(s.ip_len, 20 + 70000 - 8);
     }
 
     #[test]
