@@ -345,9 +345,7 @@ impl Meter {
 
     #[inline]
     fn hash_key(&self, k: &FlowKey) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        k.hash(&mut h);
-        h.finish()
+        self.hasher.hash_one(k)
     }
 
     #[inline]
