@@ -65,9 +65,9 @@ struct SinkConn {
 }
 
 /// One finished connection: the `streams.jsonl` fields in order.
-/// ((client, client_port, server, server_port), (client_file, server_file), (client_bytes,
-/// server_bytes), state, (client_gap_bytes, server_gap_bytes), (first_ts_ns, last_ts_ns)).
-type SinkRecord = ((String, u16, String, u16), (String, String), (u64, u64), &'static str, (u64, u64), (i64, i64));
+/// One finished connection: its `streams.jsonl` line (a JSON object, no newline). The
+/// strings in it (addresses in text form, file names made of them) need no JSON escaping.
+type SinkRecord = String;
 
 const SUFFIX: [&str; 2] = [".c2s", ".s2c"];
 
@@ -79,32 +79,31 @@ fn addr_text(v: u8, a: &[u8; 16]) -> String {
     }
 }
 
-impl FileSink {
-    fn flush(&self, c: &mut SinkConn, d: usize) -> std::io::Result<()> {
-        let path = self.dir.join(format!("{}{}", c.base, SUFFIX[d]));
-        let mut f = if c.started[d] {
-            std::fs::OpenOptions::new().append(true).open(&path)?
-        } else {
-            std::fs::File::create(&path)?
-        };
-        f.write_all(&c.bufs[d])?;
-        c.started[d] = true;
-        c.bufs[d].clear();
-        Ok(())
-    }
+fn flush_to(dir: &std::path::Path, c: &mut SinkConn, d: usize) -> std::io::Result<()> {
+    let path = dir.join(format!("{}{}", c.base, SUFFIX[d]));
+    let mut f = if c.started[d] {
+        std::fs::OpenOptions::new().append(true).open(&path)?
+    } else {
+        std::fs::File::create(&path)?
+    };
+    f.write_all(&c.bufs[d])?;
+    c.started[d] = true;
+    c.bufs[d].clear();
+    Ok(())
+}
 
+impl FileSink {
     fn handle(&mut self, events: &[wirekit_reasm::tcp::Event], data: &[u8], out: &mut Vec<SinkRecord>) -> std::io::Result<()> {
         for e in events {
             match e.kind {
                 EventKind::Data => {
-                    if let Some(mut c) = self.conns.remove(&e.conn_id) {
+                    if let Some(c) = self.conns.get_mut(&e.conn_id) {
                         let d = e.dir as usize;
                         c.bufs[d].extend_from_slice(&data[e.data_start..e.data_start + e.len as usize]);
                         c.sizes[d] += e.len;
                         if c.bufs[d].len() >= self.flush_bytes {
-                            self.flush(&mut c, d)?;
+                            flush_to(&self.dir, c, d)?;
                         }
-                        self.conns.insert(e.conn_id, c);
                     }
                 }
                 EventKind::Opened => {
@@ -123,21 +122,24 @@ impl FileSink {
                 }
                 EventKind::Closed | EventKind::Reset | EventKind::TimedOut | EventKind::EndOfInput => {
                     if let Some(mut c) = self.conns.remove(&e.conn_id) {
-                        self.flush(&mut c, 0)?;
-                        self.flush(&mut c, 1)?;
+                        flush_to(&self.dir, &mut c, 0)?;
+                        flush_to(&self.dir, &mut c, 1)?;
                         let state = match e.kind {
                             EventKind::Closed => "closed",
                             EventKind::Reset => "reset",
                             EventKind::TimedOut => "timed_out",
                             _ => "open",
                         };
-                        out.push((
-                            c.key.clone(),
-                            (format!("{}{}", c.base, SUFFIX[0]), format!("{}{}", c.base, SUFFIX[1])),
-                            (c.sizes[0], c.sizes[1]),
-                            state,
-                            (c.gaps[0], c.gaps[1]),
-                            (c.first_ts, e.offset as i64),
+                        out.push(format!(
+                            concat!(
+                                "{{\"client\":\"{}\",\"client_port\":{},\"server\":\"{}\",\"server_port\":{},",
+                                "\"client_file\":\"{}{}\",\"server_file\":\"{}{}\",\"client_bytes\":{},\"server_bytes\":{},",
+                                "\"state\":\"{}\",\"client_gap_bytes\":{},\"server_gap_bytes\":{},",
+                                "\"first_ts_ns\":{},\"last_ts_ns\":{}}}"
+                            ),
+                            c.key.0, c.key.1, c.key.2, c.key.3,
+                            c.base, SUFFIX[0], c.base, SUFFIX[1],
+                            c.sizes[0], c.sizes[1], state, c.gaps[0], c.gaps[1], c.first_ts, e.offset as i64,
                         ));
                     }
                 }
@@ -342,6 +344,44 @@ impl TcpPipeline {
         self.p.tcp.clear_events();
         res.map_err(|e| PyOSError::new_err(e.to_string()))?;
         Ok(out)
+    }
+
+    /// Reads a whole pcap/pcapng file in Rust (a reused 1 MiB buffer, the sans-IO framer)
+    /// and feeds every frame, collecting data but returning only (frames, events): the
+    /// engine's own cost without per-batch Python objects, for benchmarks and byte counts.
+    fn feed_file_count(&mut self, path: PathBuf) -> PyResult<(u64, u64)> {
+        use std::io::Read;
+        use wirekit_core::framer::Framer;
+        let mut f = std::fs::File::open(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
+        let mut framer = Framer::new();
+        let mut buf: Vec<u8> = vec![0; 1 << 20];
+        let (mut have, mut frames, mut events) = (0usize, 0u64, 0u64);
+        let mut records = Vec::with_capacity(4096);
+        loop {
+            if have == buf.len() {
+                let n = buf.len();
+                buf.resize(n * 2, 0); // a record larger than the buffer
+            }
+            let n = f.read(&mut buf[have..]).map_err(|e| PyOSError::new_err(e.to_string()))?;
+            have += n;
+            records.clear();
+            let framed = framer.frame(&buf[..have], &mut records, usize::MAX);
+            if let Some(e) = framed.error {
+                return Err(PyValueError::new_err(e.to_string()));
+            }
+            for r in &records {
+                self.p.push_frame(r.ts_ns, r.linktype, &buf[r.data_start..r.data_start + r.caplen as usize], r.wire_len);
+                events += self.p.tcp.events().len() as u64;
+                self.p.tcp.clear_events();
+            }
+            frames += records.len() as u64;
+            buf.copy_within(framed.consumed..have, 0);
+            have -= framed.consumed;
+            if n == 0 {
+                break;
+            }
+        }
+        Ok((frames, events))
     }
 
     /// Feeds Packet objects `start..` (any packet source). Same return as `feed_batch`.
