@@ -23,7 +23,7 @@ import wirekit
 from wirekit import CaptureFileError
 from wirekit._core import Packet
 
-EXAMPLES = int(os.environ.get("WIREKIT_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("WIREKIT_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
