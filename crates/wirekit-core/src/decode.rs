@@ -502,11 +502,7 @@ fn ipv6(s: &mut Summary, d: &[u8], l3: usize, frame_l3_len: usize) {
     let mut off = l3 + 40;
     let mut later_fragment = false;
     // Each header is at least 8 bytes, so the walk ends within limit/8 steps.
-    loop {
-        match nh {
-            IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS | IPPROTO_FRAGMENT | IPPROTO_AH => {}
-            _ => break,
-        }
+    while matches!(nh, IPPROTO_HOPOPTS | IPPROTO_ROUTING | IPPROTO_DSTOPTS | IPPROTO_FRAGMENT | IPPROTO_AH) {
         if off + 8 > limit {
             s.anomalies |= ANOM_IPV6_EXT_TRUNCATED;
             s.proto = nh;
