@@ -143,3 +143,24 @@ def test_unidirectional_agrees_with_softflowd(corpus, csv_name, v4only):
                     for r in nfdump_csv(corpus / "netflow" / csv_name))
     assert len(ours) == (54 if v4only else 57)
     assert ours == theirs
+
+
+def test_small_zeek_baselines(corpus):
+    """Zeek's view of three small captures: one ICMP echo connection (request/reply paired,
+    orig 172.16.133.2); a UDP broadcast not flipped; an unknown IP protocol (253) as one
+    port-0 flow whose non-empty payloads are 4, 8 and 12 bytes."""
+    d = corpus / "flows"
+    (ping,) = meter_file(d / "5-pings.pcap", bidirectional=True)[0]
+    assert (ping.src, ping.dst, ping.proto, ping.dst_port) == ("172.16.133.2", "172.217.11.78", 1, 8 * 256)
+    assert (ping.packets, ping.rev_packets) == (5, 5)
+    assert "new_connection" in (d / "5-pings.zeek.core.connection_status_update.out").read_text()
+    (bc,) = meter_file(d / "udp-broadcast.pcap", bidirectional=True)[0]
+    z = zeek_log(d / "udp-broadcast.zeek.core.udp-broadcast-no-flip.conn.log.cut")[0]
+    assert (bc.src, bc.src_port, bc.dst, bc.dst_port) == (z["id.orig_h"], int(z["id.orig_p"]),
+                                                          z["id.resp_h"], int(z["id.resp_p"]))
+    (unk,) = meter_file(d / "unknown-ip-short-payload.pcap", bidirectional=True)[0]
+    lens = [int(line.rsplit("len=", 1)[1]) for line in
+            (d / "unknown-ip-short-payload.zeek.scripts.base.protocols.conn.unknown-ip-short-payload.output")
+            .read_text().splitlines() if "len=" in line]
+    assert (unk.proto, unk.src_port, unk.dst_port) == (253, 0, 0)
+    assert unk.bytes == 20 * unk.packets + sum(lens)
