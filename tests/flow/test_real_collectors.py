@@ -149,3 +149,75 @@ def test_tshark_decodes_every_export_datagram(corpus, tmp_path, enc_cls, kw):
     expected = sum(2 if (enc_cls in (V1Encoder, V5Encoder) and f.rev_packets) else 1
                    for f in flows if f.ip_version == 4 or enc_cls not in (V1Encoder, V5Encoder))
     assert flows_seen >= expected
+
+
+@pytest.mark.parametrize("capture", ["workshop_2011_browse.pcap", "wikipedia.pcap", "conn-size.pcap"])
+def test_flows_agree_with_softflowd(corpus, tmp_path, capture):
+    """softflowd and wirekit meter the same capture with the same timeouts; softflowd's v9
+    export, received by nfcapd and printed by nfdump, has the same flows with the same
+    packets and bytes as wirekit's JSON, but for two documented rules:
+
+    * wirekit ends a TCP flow --fin-linger (default 2 s) after its FIN/RST, softflowd only at
+      its tcp.fin timeout: the comparison sets a long linger (a straggler ACK would otherwise
+      open a new wirekit record);
+    * bytes are IP total lengths (NetFlow's dOctets); softflowd counts the Ethernet padding of
+      short frames (60-byte minimum) too, so its bytes exceed ours by exactly that padding.
+    """
+    if not (shutil.which("softflowd") and shutil.which("nfcapd") and shutil.which("nfdump")):
+        pytest.skip("softflowd/nfcapd/nfdump not installed (Debian packages softflowd, nfdump)")
+    port = _free_udp_port()
+    store = tmp_path / "nfcapd"
+    store.mkdir()
+    nfcapd = subprocess.Popen(["nfcapd", "-b", "127.0.0.1", "-p", str(port), "-w", str(store)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pcap = str(corpus / "flows" / capture)
+    try:
+        time.sleep(0.5)
+        subprocess.run(["softflowd", "-d", "-6", "-r", pcap, "-n", f"127.0.0.1:{port}", "-v", "9", "-c", "none",
+                        "-t", "general=15s", "-t", "tcp=15s", "-t", "udp=15s", "-t", "icmp=15s",
+                        "-t", "maxlife=1800s"], capture_output=True, timeout=60, check=True)
+        time.sleep(0.5)
+    finally:
+        nfcapd.send_signal(signal.SIGTERM)
+        try:
+            nfcapd.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            nfcapd.kill()
+            nfcapd.wait()
+    csv_path = tmp_path / "softflowd.csv"
+    csv_path.write_text(subprocess.run(["nfdump", "-R", str(store), "-o", "csv"], capture_output=True,
+                                       text=True, timeout=30).stdout)
+    theirs = []
+    for r in nfdump_csv(csv_path):
+        dp = r["dp"]
+        dport = int(dp.split(".")[0]) * 256 + int(dp.split(".")[1]) if "." in dp else int(dp)
+        theirs.append((r["sa"], r["da"], int(r["sp"]), dport, NFDUMP_PROTO[r["pr"].strip()],
+                       int(r["ipkt"]), int(r["ibyt"])))
+    out_json = tmp_path / "wirekit.json"
+    run = subprocess.run([sys.executable, "-m", "wirekit.cli", "flow", "-r", pcap, "--json", str(out_json),
+                          "--idle-timeout", "15", "--active-timeout", "1800", "--fin-linger", "300", "-q"],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    padding = _ethernet_padding_by_flow(pcap)
+    ours = [(f["src"], f["dst"], f["src_port"], f["dst_port"], f["proto"], f["packets"],
+             f["bytes"] + padding.get((f["src"], f["dst"], f["src_port"], f["dst_port"]), 0))
+            for f in map(json.loads, open(out_json))]
+    assert len(ours) > 3
+    assert sorted(ours) == sorted(theirs)
+
+
+def _ethernet_padding_by_flow(pcap) -> dict:
+    """Bytes of Ethernet padding (captured frame beyond the IP datagram) per TCP/UDP 4-tuple."""
+    import wirekit
+
+    pad: dict = {}
+    for pkt in wirekit.open(pcap):
+        d = pkt.decode()
+        l4 = d.tcp or d.udp
+        if d.ip is None or l4 is None or d.ip.version != 4 or d.vlan:
+            continue
+        extra = len(pkt.data) - 14 - d.ip.total_len
+        if extra > 0:
+            k = (str(d.ip.src), str(d.ip.dst), l4.src_port, l4.dst_port)
+            pad[k] = pad.get(k, 0) + extra
+    return pad

@@ -17,13 +17,15 @@ class _FileSink:
         self.path = path
         self._f = None
         self.records = 0
-        self.open()
+        self.open(mode="w")
 
-    def open(self) -> None:
+    def open(self, mode: str = "a") -> None:
+        """Opens the path: truncated at start, appended to on reopen (after a rotation the
+        path is a new file anyway; without one, nothing written is lost)."""
         if self.path == "-":
             self._f = sys.stdout
         else:
-            self._f = open(self.path, "a", encoding="utf-8", newline="")
+            self._f = open(self.path, mode, encoding="utf-8", newline="")
         self._opened()
 
     def _opened(self) -> None:
