@@ -27,13 +27,14 @@ def _wait_for(pred, timeout=10.0):
 
 
 def test_live_sigterm_flushes_every_flow(tmp_path):
+    """Also runs with --user nobody: privileges go after the capture and outputs are open."""
     require_lab()
     out = tmp_path / "flows.json"
     pidfile = tmp_path / "flow.pid"
     with Lab(2) as lab:
         a, b = lab.hosts
         proc = b.spawn([sys.executable, "-m", "wirekit.cli", "flow", "-i", b.ifname, "--json", str(out),
-                        "--pidfile", str(pidfile), "--idle-timeout", "300", "udp"],
+                        "--pidfile", str(pidfile), "--idle-timeout", "300", "--user", "nobody", "udp"],
                        stderr=subprocess.PIPE, text=True)
         assert _wait_for(pidfile.exists), "wirekit flow did not start"
         time.sleep(0.3)
@@ -56,3 +57,5 @@ def test_live_sigterm_flushes_every_flow(tmp_path):
     counted = int(err.split(" packets,")[0].split()[-1])
     assert counted == sum(f["packets"] for f in flows)
     assert all(f["end_reason"] == "forced_end" for f in flows)
+    # The privileges were dropped: nobody could not remove root's pidfile.
+    assert pidfile.exists()

@@ -57,7 +57,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="announce 1-in-N sampling in v5/v9/IPFIX (the meter itself sees every packet)")
     p.add_argument("--template-refresh", type=int, default=20, metavar="PACKETS",
                    help="v9/IPFIX: resend templates every PACKETS export datagrams (and every 60 s)")
-    p.add_argument("--pidfile", metavar="F", help="write the process id to F (removed at exit)")
+    p.add_argument("--pidfile", metavar="F", help="write the process id to F (removed at exit, if --user still may)")
     p.add_argument("--user", metavar="USER", help="drop privileges to USER after opening the capture")
     p.add_argument("-q", dest="quiet", action="store_true", help="no statistics on stderr at the end")
     p.add_argument("filter", nargs=argparse.REMAINDER, metavar="EXPRESSION",
