@@ -125,10 +125,28 @@ fn mutate(rng: &mut Rng, seeds: &[Vec<u8>], buf: &mut Vec<u8>) {
     }
 }
 
+/// The packets inside the seed captures (up to 20 per file): seeds for the decode target.
+fn packet_seeds() -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for file in seeds() {
+        let (recs, _) = wirekit_fuzz::frame_in_chunks(&file, || usize::MAX, || usize::MAX);
+        out.extend(recs.into_iter().take(20).map(|r| r.data));
+        if recs_is_empty_file(&file) {
+            out.push(file);
+        }
+    }
+    out
+}
+
+fn recs_is_empty_file(file: &[u8]) -> bool {
+    // Raw frames among the seeds (not capture files) are kept as they are.
+    !matches!(file.get(..4), Some([0xd4, 0xc3, 0xb2, 0xa1] | [0xa1, 0xb2, 0xc3, 0xd4] | [0x4d, 0x3c, 0xb2, 0xa1] | [0xa1, 0xb2, 0x3c, 0x4d] | [0x0a, 0x0d, 0x0d, 0x0a]))
+}
+
 fn run(target: &str, check: fn(&[u8]), default_secs: u64) {
     let secs: u64 = std::env::var("WIREKIT_FUZZ_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(default_secs);
     let seed: u64 = std::env::var("WIREKIT_FUZZ_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x5eed);
-    let seeds = seeds();
+    let seeds = if target == "decode" { packet_seeds() } else { seeds() };
     let mut rng = Rng(seed ^ target.len() as u64);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let mut buf = Vec::new();
