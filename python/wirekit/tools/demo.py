@@ -89,31 +89,104 @@ def overview(path: str) -> None:
             print(f"  {n:6d}  {a}")
 
 
-#: Later layers add themselves here: (title, module, function taking the capture path).
+def streams_section(path: str) -> None:
+    """TCP connections as the reassembler delivers them (bytes each way, gaps, end state)."""
+    from ..reasm import Reassembler, StreamClosed, StreamData, StreamGap, StreamOpened, StreamReset, StreamTimedOut
+    import wirekit
+
+    conns: dict = {}
+    ends = {StreamClosed: "closed", StreamReset: "reset", StreamTimedOut: "timed out"}
+    r = Reassembler()
+    for ev in r.iter_events(wirekit.open(path).batches()):
+        if isinstance(ev, StreamOpened):
+            conns[ev.conn_id] = {"key": ev.key, "c2s": 0, "s2c": 0, "gap": 0, "state": "open"}
+        elif ev.conn_id not in conns:
+            continue
+        elif isinstance(ev, StreamData):
+            conns[ev.conn_id]["c2s" if ev.direction.name == "TO_SERVER" else "s2c"] += len(ev.data)
+        elif isinstance(ev, StreamGap):
+            conns[ev.conn_id]["gap"] += ev.length
+        elif type(ev) in ends:
+            conns[ev.conn_id]["state"] = ends[type(ev)]
+    for c in conns.values():
+        k = c["key"]
+        gap = f", {c['gap']} bytes missing" if c["gap"] else ""
+        print(f"  {_hostport(k.client, k.client_port)} -> {_hostport(k.server, k.server_port)}"
+              f"  {c['c2s']} bytes up, {c['s2c']} bytes down, {c['state']}{gap}")
+
+
+def flows_section(path: str) -> None:
+    """Bidirectional flow records, as `wirekit flow --bidirectional` exports them."""
+    from ..flow import FlowMeter
+    import wirekit
+
+    meter = FlowMeter(bidirectional=True)
+    records = []
+    for batch in wirekit.open(path).batches():
+        records += meter.feed_batch(batch)
+    records += meter.flush()
+    names = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6"}
+    print(f"  {len(records)} flows")
+    for rec in sorted(records, key=lambda r: -(r.bytes + (r.rev_bytes or 0)))[:8]:
+        proto = names.get(rec.proto, str(rec.proto))
+        if rec.proto in (1, 58):  # NetFlow's convention: ICMP type and code in the destination port
+            ends = f"{rec.src} <-> {rec.dst} type {rec.dst_port >> 8} code {rec.dst_port & 0xFF}"
+        else:
+            ends = f"{_hostport(rec.src, rec.src_port)} <-> {_hostport(rec.dst, rec.dst_port)}"
+        print(f"  {proto:6s} {ends}"
+              f"  {rec.packets}+{rec.rev_packets or 0} packets, {rec.bytes}+{rec.rev_bytes or 0} bytes")
+
+
+def banners_section(path: str) -> None:
+    """Software seen in the streams' first bytes (SSH, HTTP, SMTP, TLS, ...)."""
+    from ..banners.streams import scan_capture
+
+    seen = set()
+    for b in scan_capture(path):
+        key = (b.addr, b.port, b.role, b.kind, b.text)
+        if key in seen:
+            continue
+        seen.add(key)
+        sw = f"{b.software.name} {b.software.version}" if b.software and getattr(b.software, "version", None) \
+            else (b.software.name if b.software else "")
+        print(f"  {b.role.value:6s} {_hostport(b.addr, b.port):24s} {b.protocol:5s} {sw:18s} "
+              f"{common.escape_for_terminal(b.text)[:60]}")
+
+
+def fingerprints_section(path: str) -> None:
+    """Services and clients seen in handshakes, with their OS guess (p0f / pf.os)."""
+    from ..scan.passive import PassiveInventory
+    import wirekit
+
+    inv = PassiveInventory()
+    for batch in wirekit.open(path).batches():
+        inv.feed_batch(batch)
+    for rec in inv.records:
+        guess = f"{rec.os} [{rec.db}, {rec.match}]" if rec.os else "no match"
+        print(f"  {rec.role:6s} {_hostport(rec.addr, rec.port):24s} ttl {rec.ttl:3d} win {rec.window:5d}  {guess}")
+
+
+def _hostport(addr, port) -> str:
+    addr = str(addr)
+    return f"[{addr}]:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+#: The later layers' views, each (title, function taking the capture path).
 EXTRA_SECTIONS = [
-    ("TCP streams", "wirekit.tools.streams", "demo_section"),
-    ("flows", "wirekit.tools.flow", "demo_section"),
-    ("banners", "wirekit.tools.banners", "demo_section"),
-    ("passive services and OS fingerprints", "wirekit.tools.scan", "demo_section"),
+    ("TCP streams (wirekit.reasm)", streams_section),
+    ("flows (wirekit.flow)", flows_section),
+    ("banners (wirekit.banners)", banners_section),
+    ("passive services and OS fingerprints (wirekit.fingerprint)", fingerprints_section),
 ]
 
 
 def run(args: argparse.Namespace) -> int:
-    import importlib
-
     path = args.read or sample_path()
     try:
         overview(path)
-        for title, modname, fn in EXTRA_SECTIONS:
-            try:
-                mod = importlib.import_module(modname)
-            except ImportError:
-                continue
-            f = getattr(mod, fn, None)
-            if f is None:
-                continue
+        for title, section in EXTRA_SECTIONS:
             _section(title)
-            f(path)
+            section(path)
     except WirekitError as e:
         return common.fail(TOOL, str(e))
     sys.stdout.flush()
