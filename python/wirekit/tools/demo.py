@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
         for title, section in EXTRA_SECTIONS:
             _section(title)
             section(path)
-    except WirekitError as e:
+    except (WirekitError, OSError) as e:
         return common.fail(TOOL, str(e))
     sys.stdout.flush()
     return 0
