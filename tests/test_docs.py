@@ -101,7 +101,7 @@ def _matches(expected: list[str], got: list[str]) -> bool:
 
 def test_docs_exist():
     names = {p.name for p in DOCS.glob("*.md")}
-    assert {"tutorial.md"} <= names
+    assert {"tutorial.md", "reasm.md", "flow.md", "capture.md", "fingerprint.md"} <= names
     assert PYTHON, "no python examples found in docs/"
 
 
