@@ -9,11 +9,11 @@ SUBCOMMANDS = {
     # name: module under wirekit.tools exposing add_arguments(parser) and run(args) -> int
     "dump": "dump",
     "demo": "demo",
+    "streams": "streams",
     "flow": "flow",
     "banners": "banners",
     "scan": "scan",
     "trace": "trace",
-    "streams": "streams",
 }
 
 
@@ -29,12 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"wirekit {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     for name, modname in SUBCOMMANDS.items():
-        try:
-            mod = importlib.import_module(f"wirekit.tools.{modname}")
-        except ImportError:
-            continue
+        mod = importlib.import_module(f"wirekit.tools.{modname}")
         doc = (mod.__doc__ or "").strip()
-        p = sub.add_parser(name, help=doc.splitlines()[0] if doc else None, description=doc,
+        # The summary is the docstring's first sentence, which may wrap over several lines.
+        summary = " ".join(doc.split("\n\n")[0].split()) if doc else None
+        p = sub.add_parser(name, help=summary, description=doc,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)

@@ -1,5 +1,5 @@
-"""Show what wirekit sees in a capture: packets, hosts, conversations, and what the other
-layers find (streams, flows, banners, fingerprints) where they are installed.
+"""Show what wirekit sees in a capture: packets, hosts, conversations, TCP streams, flows,
+banners and OS fingerprints.
 
   wirekit demo                 runs on the small capture bundled with wirekit
   wirekit demo -r FILE         runs on FILE instead
