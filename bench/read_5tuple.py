@@ -14,6 +14,7 @@ Workloads:
   wirekit-packet       for pkt in wirekit.open(f): key = pkt.flow_key(); counts[key] += 1
   wirekit-*-packed     the same with flow_key(s)(packed=True): one bytes object per key
                        (13 bytes for IPv4), cheaper for a dict to hash and compare than a tuple
+  wirekit-packet-decode  pkt.decode() layer objects (Python), same dict, first N packets
   dpkt                 dpkt.pcap.Reader + Ethernet/IP/TCP|UDP|ICMP, same dict
   scapy                PcapReader + pkt[IP] layers, same dict, first N packets
 
@@ -81,6 +82,31 @@ def work_wirekit_packet_packed(path, limit):
         key = pkt.flow_key(packed=True)
         counts[key] = counts.get(key, 0) + 1
         n += 1
+    return n, len(counts)
+
+
+def work_wirekit_packet_decode(path, limit):
+    # The full per-packet layer objects (wirekit.wire, in Python): for comparison only.
+    import wirekit
+
+    counts = {}
+    n = 0
+    for pkt in wirekit.open(path):
+        d = pkt.decode()
+        ip = d.ip
+        key = None
+        if ip is not None:
+            l4 = d.tcp or d.udp
+            if l4 is not None:
+                key = (ip.src, ip.dst, l4.src_port, l4.dst_port, ip.proto)
+            elif d.icmp is not None:
+                key = (ip.src, ip.dst, d.icmp.type, d.icmp.code, ip.proto)
+            else:
+                key = (ip.src, ip.dst, 0, 0, ip.proto)
+        counts[key] = counts.get(key, 0) + 1
+        n += 1
+        if n == limit:
+            break
     return n, len(counts)
 
 
@@ -206,6 +232,7 @@ WORKLOADS = {
     "wirekit-batch-cols": work_wirekit_batch_cols,
     "wirekit-packet": work_wirekit_packet,
     "dpkt": work_dpkt,
+    "wirekit-packet-decode": work_wirekit_packet_decode,
     "scapy": work_scapy,
 }
 
@@ -273,6 +300,8 @@ def main():
     ap.add_argument("--pcap", default="/tmp/wirekit-bench/synth-2m.pcap")
     ap.add_argument("--packets", type=int, default=2_000_000, help="packets to generate if --pcap is missing")
     ap.add_argument("--scapy-packets", type=int, default=20_000)
+    ap.add_argument("--decode-packets", type=int, default=200_000,
+                    help="packets for the pkt.decode() (Python layer objects) workload")
     ap.add_argument("--skip", default="", help="comma-separated workloads to skip")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--limit", type=int, default=0, help=argparse.SUPPRESS)
@@ -296,6 +325,9 @@ def main():
     for name in order:
         if name not in skip:
             results.append(run(name, a.pcap))
+    if "wirekit-packet-decode" not in skip:
+        results.append(run("wirekit-packet-decode", a.pcap, a.decode_packets,
+                           label=f"wirekit-packet-decode (first {a.decode_packets})"))
     if "scapy" not in skip:
         results.append(run("scapy", a.pcap, a.scapy_packets, label=f"scapy (first {a.scapy_packets})"))
     mem = []
