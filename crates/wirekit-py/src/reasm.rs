@@ -71,6 +71,57 @@ type SinkRecord = String;
 
 const SUFFIX: [&str; 2] = [".c2s", ".s2c"];
 
+/// Reads a capture file through the framer with one reused buffer, calling `each(ts_ns,
+/// linktype, data, wire_len)` per record. Returns the number of records.
+fn read_file(
+    path: &std::path::Path,
+    progress: Option<PyObject>,
+    mut each: impl FnMut(i64, u32, &[u8], u32) -> std::io::Result<()>,
+) -> PyResult<(u64, Option<String>)> {
+    use std::io::Read;
+    use wirekit_core::framer::Framer;
+    let err = |e: std::io::Error| PyOSError::new_err(format!("{}: {e}", path.display()));
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    let mut framer = Framer::new();
+    let mut buf: Vec<u8> = vec![0; 1 << 20];
+    let (mut have, mut frames, mut read_total, mut next_report) = (0usize, 0u64, 0u64, 16u64 << 20);
+    let mut records = Vec::with_capacity(4096);
+    loop {
+        if have == buf.len() {
+            let n = buf.len();
+            buf.resize(n * 2, 0); // a record larger than the buffer
+        }
+        let n = f.read(&mut buf[have..]).map_err(err)?;
+        have += n;
+        read_total += n as u64;
+        records.clear();
+        let framed = framer.frame(&buf[..have], &mut records, usize::MAX);
+        for r in &records {
+            each(r.ts_ns, r.linktype, &buf[r.data_start..r.data_start + r.caplen as usize], r.wire_len).map_err(err)?;
+        }
+        if let Some(e) = framed.error {
+            // The records before the damage were used; the caller reports the error.
+            return Ok((frames + records.len() as u64, Some(format!("{}: {e}", path.display()))));
+        }
+        frames += records.len() as u64;
+        buf.copy_within(framed.consumed..have, 0);
+        have -= framed.consumed;
+        if let Some(cb) = &progress {
+            if read_total >= next_report {
+                next_report = read_total + (16 << 20);
+                Python::with_gil(|py| cb.call1(py, (read_total, frames)))?;
+            }
+        }
+        if n == 0 {
+            if let Err(e) = framer.finish(&buf[..have]) {
+                return Ok((frames, Some(format!("{}: {e}", path.display()))));
+            }
+            break;
+        }
+    }
+    Ok((frames, None))
+}
+
 fn addr_text(v: u8, a: &[u8; 16]) -> String {
     if v == 6 {
         Ipv6Addr::from(*a).to_string()
@@ -336,8 +387,10 @@ impl TcpPipeline {
     }
 
     /// `finish` with the file sink on: the records of the connections still open.
-    fn finish_files(&mut self, now_ns: i64) -> PyResult<Vec<SinkRecord>> {
-        self.p.finish(now_ns);
+    #[pyo3(signature = (now_ns=None))]
+    fn finish_files(&mut self, now_ns: Option<i64>) -> PyResult<Vec<SinkRecord>> {
+        let now = now_ns.unwrap_or(self.p.last_ts_ns);
+        self.p.finish(now);
         let mut out = Vec::new();
         let sink = self.sink.as_mut().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
         let res = sink.handle(self.p.tcp.events(), self.p.tcp.data(), &mut out);
@@ -350,38 +403,39 @@ impl TcpPipeline {
     /// and feeds every frame, collecting data but returning only (frames, events): the
     /// engine's own cost without per-batch Python objects, for benchmarks and byte counts.
     fn feed_file_count(&mut self, path: PathBuf) -> PyResult<(u64, u64)> {
-        use std::io::Read;
-        use wirekit_core::framer::Framer;
-        let mut f = std::fs::File::open(&path).map_err(|e| PyOSError::new_err(format!("{}: {e}", path.display())))?;
-        let mut framer = Framer::new();
-        let mut buf: Vec<u8> = vec![0; 1 << 20];
-        let (mut have, mut frames, mut events) = (0usize, 0u64, 0u64);
-        let mut records = Vec::with_capacity(4096);
-        loop {
-            if have == buf.len() {
-                let n = buf.len();
-                buf.resize(n * 2, 0); // a record larger than the buffer
-            }
-            let n = f.read(&mut buf[have..]).map_err(|e| PyOSError::new_err(e.to_string()))?;
-            have += n;
-            records.clear();
-            let framed = framer.frame(&buf[..have], &mut records, usize::MAX);
-            if let Some(e) = framed.error {
-                return Err(PyValueError::new_err(e.to_string()));
-            }
-            for r in &records {
-                self.p.push_frame(r.ts_ns, r.linktype, &buf[r.data_start..r.data_start + r.caplen as usize], r.wire_len);
-                events += self.p.tcp.events().len() as u64;
-                self.p.tcp.clear_events();
-            }
-            frames += records.len() as u64;
-            buf.copy_within(framed.consumed..have, 0);
-            have -= framed.consumed;
-            if n == 0 {
-                break;
-            }
+        let mut events = 0u64;
+        let p = &mut self.p;
+        let (frames, error) = read_file(&path, None, |ts, lt, data, wl| {
+            p.push_frame(ts, lt, data, wl);
+            events += p.tcp.events().len() as u64;
+            p.tcp.clear_events();
+            Ok(())
+        })?;
+        if let Some(e) = error {
+            return Err(PyValueError::new_err(e));
         }
         Ok((frames, events))
+    }
+
+    /// `feed_batch_files` over a whole file read in Rust (no Python per batch). `progress`,
+    /// when given, is called with (bytes read, frames) about every 16 MiB. Returns (records,
+    /// frames, error): a damaged or truncated file stops the reading with `error` set, after
+    /// the frames before the damage were used.
+    #[pyo3(signature = (path, progress=None))]
+    fn feed_file_files(&mut self, path: PathBuf, progress: Option<PyObject>) -> PyResult<(Vec<SinkRecord>, u64, Option<String>)> {
+        let mut out = Vec::new();
+        let sink = self.sink.as_mut().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
+        let p = &mut self.p;
+        let (frames, error) = read_file(&path, progress, |ts, lt, data, wl| {
+            p.push_frame(ts, lt, data, wl);
+            if !p.tcp.events().is_empty() {
+                let res = sink.handle(p.tcp.events(), p.tcp.data(), &mut out);
+                p.tcp.clear_events();
+                res?;
+            }
+            Ok(())
+        })?;
+        Ok((out, frames, error))
     }
 
     /// Feeds Packet objects `start..` (any packet source). Same return as `feed_batch`.

@@ -8,6 +8,7 @@ use crate::defrag::{DefragConfig, Defragmenter, Outcome};
 use crate::policy::Cidr;
 use crate::tcp::scan::{ScanConfig, ScanDetector};
 use crate::tcp::{ConnKey, Endpoint, Event, EventKind, Segment, TcpConfig, TcpReassembler};
+use wirekit_core::checksum;
 use wirekit_core::decode::{self, Summary, IPPROTO_TCP, IPPROTO_UDP};
 
 #[derive(Debug, Clone)]
@@ -50,6 +51,8 @@ pub struct Pipeline {
     pub frames: u64,
     pub non_ip: u64,
     pub checksum_dropped: u64,
+    /// Capture time of the latest frame (the clock of a replay).
+    pub last_ts_ns: i64,
     pub defrag: Option<Defragmenter>,
     pub scans: ScanDetector,
     deadline: Option<i64>,
@@ -79,6 +82,52 @@ pub fn parse_wscale(opts: &[u8]) -> Option<u8> {
 
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 
+/// RFC 1071 sum of `data` as big-endian 16-bit words, 4 words per step.
+///
+/// The sum is taken over native-endian 32-bit words and byte-swapped once at the end: RFC
+/// 1071 section 2(B) (byte-order independence) and 2(C) (parallel summation: the sum of
+/// 32-bit words folds to the same 16-bit ones' complement sum). This is the per-segment hot
+/// loop of TCP checksum verification, so it is kept here rather than the general helper.
+#[inline]
+fn sum_be_fast(data: &[u8]) -> u64 {
+    let mut acc: u64 = 0;
+    let mut chunks = data.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_ne_bytes(c.try_into().unwrap());
+        acc += (v & 0xffff_ffff) + (v >> 32);
+    }
+    let mut words = chunks.remainder().chunks_exact(2);
+    for w in &mut words {
+        acc += u16::from_ne_bytes([w[0], w[1]]) as u64;
+    }
+    if let [last] = words.remainder() {
+        acc += u16::from_ne_bytes([*last, 0]) as u64;
+    }
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    let folded = acc as u16;
+    (if cfg!(target_endian = "little") { folded.swap_bytes() } else { folded }) as u64
+}
+
+/// The TCP checksum of a complete, unfragmented segment verifies. IPv6 with extension
+/// headers (whose pseudo-header may use a routing header's final destination) goes through
+/// the general `decode::verify_checksums`.
+fn tcp_checksum_ok(data: &[u8], s: &Summary) -> bool {
+    let l4 = s.l4_offset as usize;
+    let end = s.l3_offset as usize + s.ip_len as usize;
+    if s.is_fragment || end > data.len() || l4 >= end {
+        return true; // not checkable from this frame (truncated capture)
+    }
+    let seg = &data[l4..end];
+    let pseudo = match s.ip_version {
+        4 => checksum::pseudo_header_v4(&s.src_v4(), &s.dst_v4(), IPPROTO_TCP, seg.len() as u32),
+        6 if s.ip_header_len == 40 => checksum::pseudo_header_v6(&s.src, &s.dst, IPPROTO_TCP, seg.len() as u32),
+        _ => return decode::verify_checksums(data, s) & decode::ANOM_BAD_L4_CHECKSUM == 0,
+    };
+    checksum::fold(pseudo + sum_be_fast(seg)) == 0xffff
+}
+
 fn endpoint(addr: [u8; 16], port: u16) -> Endpoint {
     Endpoint { addr, port }
 }
@@ -88,12 +137,15 @@ impl Pipeline {
         let tcp = TcpReassembler::new(cfg.tcp.clone());
         let defrag = cfg.defrag.clone().map(Defragmenter::new);
         let scans = ScanDetector::new(cfg.scan);
-        Pipeline { cfg, tcp, frames: 0, non_ip: 0, checksum_dropped: 0, defrag, scans, deadline: None }
+        Pipeline { cfg, tcp, frames: 0, non_ip: 0, checksum_dropped: 0, last_ts_ns: 0, defrag, scans, deadline: None }
     }
 
     /// Feeds one captured frame (`data` from the link-layer header).
     pub fn push_frame(&mut self, ts_ns: i64, linktype: u32, data: &[u8], wire_len: u32) {
         self.frames += 1;
+        if ts_ns > self.last_ts_ns {
+            self.last_ts_ns = ts_ns;
+        }
         if let Some(d) = self.deadline {
             if ts_ns >= d {
                 self.tcp.advance(ts_ns);
@@ -193,9 +245,7 @@ impl Pipeline {
         match s.proto {
             IPPROTO_TCP => {
                 let mut bad = false;
-                if self.cfg.verify_checksums
-                    && decode::verify_checksums(data, s) & decode::ANOM_BAD_L4_CHECKSUM != 0
-                {
+                if self.cfg.verify_checksums && !tcp_checksum_ok(data, s) {
                     bad = true;
                     if self.cfg.checksum_drop.iter().any(|c| c.contains(s.ip_version, &s.dst)) {
                         self.checksum_dropped += 1;
@@ -304,5 +354,32 @@ impl Pipeline {
     pub fn finish(&mut self, now_ns: i64) {
         self.tcp.finish(now_ns);
         self.deadline = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_sum_matches_rfc1071_helper() {
+        let mut x: u32 = 12345;
+        for len in 0..300usize {
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            assert_eq!(sum_be_fast(&data) as u16, checksum::fold(checksum::sum(&data, 0)), "len {len}");
+        }
+        assert_eq!(sum_be_fast(&[0xff; 64]) as u16, checksum::fold(checksum::sum(&[0xff; 64], 0)));
+    }
+
+    #[test]
+    fn wscale_option_parsing() {
+        assert_eq!(parse_wscale(&[2, 4, 5, 0xb4, 1, 3, 3, 7]), Some(7));
+        assert_eq!(parse_wscale(&[1, 1, 0, 3, 3, 7]), None);
+        assert_eq!(parse_wscale(&[3, 9, 7]), None);
     }
 }

@@ -119,26 +119,36 @@ def run(args: argparse.Namespace) -> int:
     except OSError as e:
         return common.fail(TOOL, f"cannot write the index in {args.outdir!r}: {e.strerror or e}")
     progress = common.Progress(source)
-    packets = 0
     status = 0
-    last_ts = 0
     try:
-        for batch in common.filtered_batches(source, program):
-            n = len(batch)
-            if not n:
-                continue
-            writer.write(engine.feed_batch_files(batch))
-            packets += n
-            last_ts = batch.ts_ns()[-1]
-            progress.update(packets)
+        if args.read and args.read != "-" and program is None:
+            # A plain file, no userland filter: the engine reads it itself (one reused
+            # buffer, no Python per batch).
+            def report(bytes_read: int, frames: int) -> None:
+                source.bytes_read = bytes_read
+                progress.update(frames)
+
+            records, _frames, error = engine.feed_file_files(args.read, report if progress.enabled else None)
+            writer.write(records)
+            if error:
+                status = common.fail(TOOL, error)
+        else:
+            packets = 0
+            for batch in common.filtered_batches(source, program):
+                n = len(batch)
+                if not n:
+                    continue
+                writer.write(engine.feed_batch_files(batch))
+                packets += n
+                progress.update(packets)
     except KeyboardInterrupt:
         pass
-    except (CaptureFileError, OSError) as e:
+    except (CaptureFileError, ValueError, OSError) as e:
         status = common.fail(TOOL, str(e))
     finally:
         progress.close()
     try:
-        writer.write(engine.finish_files(last_ts))
+        writer.write(engine.finish_files())
         writer.close()
     except OSError as e:
         return common.fail(TOOL, f"writing streams: {e.strerror or e}")
