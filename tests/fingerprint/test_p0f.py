@@ -7,7 +7,7 @@ import pytest
 from wirekit.fingerprint import P0fDatabase, TCPSignatureInput
 from wirekit.fingerprint.p0f import P0fSignature, Quirk, packet_view
 
-from craft import EOL, MSS, NOP, SOK, TS, WS, ipv4, ipv6, tcp
+from tests.fingerprint.craft import EOL, MSS, NOP, SOK, TS, WS, ipv4, ipv6, tcp
 
 LINUX_OPTS = MSS(1460) + SOK + TS(1000, 0) + NOP + WS(7)
 

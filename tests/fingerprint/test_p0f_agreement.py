@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import pytest
 
-from p0f_reference import corpus_dir, pair, parse_reference, run_wirekit
+from tests.fingerprint.p0f_reference import corpus_dir, pair, parse_reference, run_wirekit
 from wirekit.fingerprint import P0fDatabase
 
 REF = corpus_dir() / "fingerprints" / "p0f-3.09b.reference.log"

@@ -6,7 +6,7 @@ import pytest
 
 from wirekit.fingerprint import PfOsDatabase, TCPSignatureInput
 
-from craft import EOL, MSS, NOP, SOK, TS, WS, ipv4, ipv6, tcp
+from tests.fingerprint.craft import EOL, MSS, NOP, SOK, TS, WS, ipv4, ipv6, tcp
 
 
 def db(*lines: str) -> PfOsDatabase:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
 import wirekit
 from wirekit.scan.passive import PassiveInventory
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "fingerprint"))
-from craft import MSS, NOP, SOK, TS, WS, ipv4, ipv6, tcp  # noqa: E402
-from p0f_reference import corpus_dir, parse_reference  # noqa: E402
+from tests.fingerprint.craft import MSS, NOP, SOK, TS, WS, ipv4, ipv6, tcp
+from tests.fingerprint.p0f_reference import corpus_dir, parse_reference
 
 LINUX = MSS(1460) + SOK + TS(5, 0) + NOP + WS(7)
 A, B = b"\x0a\x00\x00\x01", b"\x0a\x00\x00\x02"
