@@ -53,8 +53,17 @@ class _Stream:
 
     def refresh(self) -> bool:
         """Recompute the cached wants; True when either direction is still wanted."""
-        self.wanted = (self.wants(_CLIENT), self.wants(_SERVER))
-        return self.wanted[0] or self.wanted[1]
+        wc = ws = False
+        if self.factories:
+            wc, ws = not self.started[0], not self.started[1]
+        for d in self.detectors:
+            w = d._wanted
+            if w[0]:
+                wc = True
+            if w[1]:
+                ws = True
+        self.wanted = (wc, ws)
+        return wc or ws
 
     def wants(self, direction: Direction) -> bool:
         if self.factories and not self.started[0 if direction is _CLIENT else 1]:
