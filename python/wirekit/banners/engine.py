@@ -9,7 +9,14 @@ drive it identically.
     engine.open_stream(key, client=("10.0.0.1", 40000), server=("10.0.0.2", 22))
     banners = engine.feed(key, Direction.SERVER, b"SSH-2.0-OpenSSH_9.2p1\\r\\n", ts_ns)
     if not engine.wants(key):      # every detector is done with this stream:
-        reassembler.stop_collecting(key)   # memory stays flat
+        reassembler.set_collect(conn_id, False, False)   # memory stays flat
+
+(``BannerScanner`` in ``streams.py`` is exactly that glue over ``wirekit.reasm``.)
+
+Detectors are attached lazily: when a direction's first bytes arrive, only the detector
+classes whose ``accepts(direction, first_bytes)`` says yes are instantiated. Once a detector
+``claim``s a direction, the others stop reading it. A detector that sees a tunnel open
+(HTTP CONNECT answered 2xx) makes the engine start detection afresh on the bytes after it.
 
 Bounds: at most ``max_streams`` streams are tracked; a stream opened while the table is full
 is not tracked (policy: refuse new, keep old, since old streams are nearly always done
