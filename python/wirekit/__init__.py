@@ -32,6 +32,7 @@ from .errors import (
 )
 from .privileges import drop_privileges
 from .flow import FlowMeter, FlowRecord
+from .reasm import Reassembler
 
 __version__ = _core.__version__
 
@@ -58,5 +59,6 @@ __all__ = [
     "open_live",
     "drop_privileges",
     "FlowMeter",
+    "Reassembler",
     "FlowRecord",
 ]
