@@ -27,8 +27,9 @@ TIMEOUT_S = 120
 FENCE = re.compile(r"^```(\w*)\s*$")
 
 
-def _blocks():
-    """(page, line, language, text) of every fenced block not marked no-test."""
+def _blocks(include_no_test: bool = False):
+    """(page, line, language, text) of every fenced block not marked no-test (or of every
+    fenced block with `include_no_test`)."""
     out = []
     for page in sorted(DOCS.glob("*.md")):
         lines = page.read_text().splitlines()
@@ -43,7 +44,7 @@ def _blocks():
             while j < len(lines) and lines[j].rstrip() != "```":
                 j += 1
             prev = next((ln for ln in reversed(lines[:start]) if ln.strip()), "")
-            if prev.strip() != NO_TEST:
+            if include_no_test or prev.strip() != NO_TEST:
                 out.append((page.name, start + 1, lang, "\n".join(lines[start + 1:j])))
             i = j + 1
     return out
@@ -51,6 +52,7 @@ def _blocks():
 
 BLOCKS = _blocks()
 PYTHON = [b for b in BLOCKS if b[2] == "python"]
+SHOWN_ONLY = [b for b in _blocks(include_no_test=True) if b[2] == "python" and b not in PYTHON]
 
 
 def _console_blocks():
@@ -103,6 +105,21 @@ def test_docs_exist():
     names = {p.name for p in DOCS.glob("*.md")}
     assert {"tutorial.md", "reasm.md", "flow.md", "capture.md", "fingerprint.md"} <= names
     assert PYTHON, "no python examples found in docs/"
+
+
+@pytest.mark.parametrize("page,line,lang,text", SHOWN_ONLY, ids=[f"{b[0]}:{b[1]}" for b in SHOWN_ONLY])
+def test_shown_python_block_compiles(page, line, lang, text):
+    """Examples that need privileges are not run, but they must at least be valid Python
+    that imports only names wirekit has."""
+    import ast
+    import importlib
+
+    tree = ast.parse(text, filename=f"{page}:{line}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("wirekit"):
+            mod = importlib.import_module(node.module)
+            for alias in node.names:
+                assert hasattr(mod, alias.name), f"{page}:{line}: {node.module} has no {alias.name}"
 
 
 @pytest.mark.parametrize("page,line,lang,text", PYTHON, ids=[f"{b[0]}:{b[1]}" for b in PYTHON])
