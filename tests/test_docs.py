@@ -124,7 +124,7 @@ def test_shown_python_block_compiles(page, line, lang, text):
 
 @pytest.mark.parametrize("page,line,lang,text", PYTHON, ids=[f"{b[0]}:{b[1]}" for b in PYTHON])
 def test_python_block(page, line, lang, text, tmp_path):
-    r = subprocess.run([sys.executable, "-c", text], cwd=tmp_path, env=_env(),
+    r = subprocess.run([sys.executable, "-c", text], check=False, cwd=tmp_path, env=_env(),
                        capture_output=True, text=True, timeout=TIMEOUT_S)
     assert r.returncode == 0, f"{page}:{line} failed:\n{r.stdout}\n{r.stderr}"
 
@@ -136,7 +136,7 @@ def test_console_block(page, line, cmds, tmp_path):
     earlier ones wrote)."""
     env = _env()
     for cmd, expected in cmds:
-        r = subprocess.run(["bash", "-c", cmd], cwd=tmp_path, env=env, capture_output=True,
+        r = subprocess.run(["bash", "-c", cmd], check=False, cwd=tmp_path, env=env, capture_output=True,
                            text=True, timeout=TIMEOUT_S)
         assert r.returncode == 0, f"{page}:{line} `{cmd}` exited {r.returncode}:\n{r.stderr}"
         if expected is not None:
