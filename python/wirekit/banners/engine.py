@@ -44,12 +44,12 @@ _DIRS = (_CLIENT, _SERVER)
 
 
 class _Stream:
-    __slots__ = ("endpoints", "factories", "detectors", "started", "depth", "reported", "pending",
+    __slots__ = ("endpoints", "attached", "detectors", "started", "depth", "reported", "pending",
                  "wanted")
 
-    def __init__(self, endpoints, factories: list) -> None:
+    def __init__(self, endpoints) -> None:
         self.endpoints = endpoints  # ((client addr, port), (server addr, port))
-        self.factories = factories  # not yet attached (attached on a direction's first bytes)
+        self.attached = 0  # bit i set: the engine's factory i has an instance here
         self.detectors: list[Detector] = []
         self.started = [False, False]  # has the direction sent any bytes yet
         self.depth = 0  # tunnels entered (HTTP CONNECT) before these bytes
@@ -60,9 +60,8 @@ class _Stream:
 
     def refresh(self) -> bool:
         """Recompute the cached wants; True when either direction is still wanted."""
-        wc = ws = False
-        if self.factories:
-            wc, ws = not self.started[0], not self.started[1]
+        # a direction that has not started yet may still attach detectors
+        wc, ws = not self.started[0], not self.started[1]
         for d in self.detectors:
             w = d._wanted
             if w[0]:
@@ -73,31 +72,30 @@ class _Stream:
         return wc or ws
 
     def wants(self, direction: Direction) -> bool:
-        if self.factories and not self.started[0 if direction is _CLIENT else 1]:
+        if not self.started[0 if direction is _CLIENT else 1]:
             return True
         return any(d.wants(direction) for d in self.detectors)
 
     def attach(self, direction: Direction, first: bytes, candidates: tuple) -> None:
         """A direction's first bytes: attach every detector whose ``accepts`` takes them
-        (``candidates``: the factories that accept the first byte alone). A detector
-        attached now missed the other direction's start if it had one, so it does not read
-        that direction."""
+        (``candidates``: (bit, factory, accepts) for the factories that accept the first
+        byte alone). A detector attached now missed the other direction's start if it had
+        one, so it does not read that direction."""
         i = direction is _SERVER
         other_started = self.started[not i]
         self.started[i] = True
-        remaining = self.factories
-        for f in candidates:
-            if f not in remaining:
+        attached = self.attached
+        for bit, f, accepts in candidates:
+            if attached & bit:
                 continue
-            accepts = getattr(f, "accepts", None)
             if accepts is None or accepts(direction, first):
                 det = f()
                 det.endpoints = self.endpoints
                 if other_started:
                     det.missed(_CLIENT if i else _SERVER)
                 self.detectors.append(det)
-                remaining = [g for g in remaining if g is not f]
-        self.factories = remaining if not (self.started[0] and self.started[1]) else []
+                attached |= bit
+        self.attached = attached
 
 
 class BannerEngine:
@@ -116,7 +114,8 @@ class BannerEngine:
                  max_streams: int = DEFAULT_MAX_STREAMS) -> None:
         self._factories = list(DETECTORS if detectors is None else detectors)
         self._streams: dict[Hashable, _Stream] = {}
-        # (direction index, first byte) -> factories whose accepts takes that byte alone
+        # (direction index, first byte) -> (bit, factory, accepts) of the factories whose
+        # accepts takes that byte alone
         self._candidates: dict[tuple[int, int], tuple] = {}
         self.max_streams = max_streams
         #: counters: streams_opened, streams_done (stopped early), streams_closed,
@@ -129,10 +128,10 @@ class BannerEngine:
         # ``accepts`` must take a one-byte prefix of anything it takes (its contract), so
         # the factories accepting the first byte alone are the only ones worth asking.
         out = []
-        for f in self._factories:
+        for n, f in enumerate(self._factories):
             accepts = getattr(f, "accepts", None)
             if accepts is None or accepts(direction, first):
-                out.append(f)
+                out.append((1 << n, f, accepts))
         return tuple(out)
 
     def __len__(self) -> int:
@@ -148,7 +147,7 @@ class BannerEngine:
             self.counters[BANNER_STREAM_TABLE_FULL] += 1
             return False
         self.counters["streams_opened"] += 1
-        self._streams[key] = _Stream((client, server), self._factories)
+        self._streams[key] = _Stream((client, server))
         return True
 
     def wants(self, key: Hashable, direction: Direction | None = None) -> bool:
@@ -218,7 +217,7 @@ class BannerEngine:
             self.counters["streams_done"] += 1
             return []
         self.counters["tunnels"] += 1
-        fresh = _Stream(st.endpoints, self._factories)
+        fresh = _Stream(st.endpoints)
         fresh.depth = st.depth + 1
         self._streams[key] = fresh
         out: list[Banner] = []
