@@ -31,5 +31,6 @@ pub mod frag;
 pub mod index;
 pub mod meter;
 pub mod pack;
+pub mod timers;
 
 pub use meter::{Config, Counters, EndReason, FlowKey, FlowRecord, Meter, PacketInfo};

@@ -1,11 +1,10 @@
 //! The flow table: keys, per-direction counters, expiry. See the crate docs for the rules.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use crate::frag::{FragId, PortMap};
 use crate::index::{prefetch_ptr, FlowIndex};
+use crate::timers::TimerHeap;
 
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_ICMP: u8 = 1;
@@ -306,7 +305,7 @@ pub struct Meter {
     // only push the real one later; a popped entry whose flow is not due yet is pushed again
     // with the real deadline. Expiry is therefore exact on packet time, and a packet costs
     // no timer work at all: only flow creation and each idle period touch the heap.
-    timers: BinaryHeap<Reverse<(i64, u32, u32)>>,
+    timers: TimerHeap,
     frags: PortMap,
     now_ns: i64,
     started: bool,
@@ -323,7 +322,7 @@ impl Meter {
             slab: Vec::new(),
             hashes: Vec::new(),
             free: Vec::new(),
-            timers: BinaryHeap::new(),
+            timers: TimerHeap::new(),
             now_ns: i64::MIN,
             started: false,
             stats: Stats::default(),
@@ -452,7 +451,7 @@ impl Meter {
     /// Earliest time at which `advance` would expire something (None: nothing open).
     /// May be early (the flow saw packets since), never late.
     pub fn next_deadline(&self) -> Option<i64> {
-        self.timers.peek().map(|Reverse((t, _, _))| *t)
+        self.timers.peek().map(|(t, _, _)| t)
     }
 
     /// Moves packet time to `now_ns` (never backwards) and expires what is due.
@@ -466,7 +465,7 @@ impl Meter {
 
     fn expire(&mut self, out: &mut Vec<FlowRecord>) {
         let now = self.now_ns;
-        while let Some(Reverse((t, slot, gen))) = self.timers.peek().copied() {
+        while let Some((t, slot, gen)) = self.timers.peek() {
             if t > now {
                 break;
             }
@@ -479,7 +478,7 @@ impl Meter {
             if d <= now {
                 self.remove(slot, reason, out);
             } else if d != i64::MAX {
-                self.timers.push(Reverse((d, slot, gen)));
+                self.timers.push((d, slot, gen));
             }
         }
     }
@@ -513,8 +512,8 @@ impl Meter {
         } else {
             self.stats.ts_backwards += 1;
         }
-        if let Some(Reverse((t, _, _))) = self.timers.peek() {
-            if *t <= self.now_ns {
+        if let Some((t, _, _)) = self.timers.peek() {
+            if t <= self.now_ns {
                 self.expire(out);
             }
         }
@@ -593,7 +592,7 @@ impl Meter {
                 e.closing = true;
                 e.closing_at = now.saturating_add(linger);
                 let gen = e.gen;
-                self.timers.push(Reverse((e.closing_at, i, gen)));
+                self.timers.push((e.closing_at, i, gen));
             }
         }
     }
@@ -601,7 +600,7 @@ impl Meter {
     /// The open flow with the earliest real deadline (least recently seen when the idle
     /// timeout decides), found by settling stale timer entries at the top of the heap.
     fn oldest(&mut self) -> Option<u32> {
-        while let Some(Reverse((t, slot, gen))) = self.timers.peek().copied() {
+        while let Some((t, slot, gen)) = self.timers.peek() {
             let e = &self.slab[slot as usize];
             if e.gen != gen || !e.live {
                 self.timers.pop();
@@ -612,7 +611,7 @@ impl Meter {
                 return Some(slot);
             }
             self.timers.pop();
-            self.timers.push(Reverse((d, slot, gen)));
+            self.timers.push((d, slot, gen));
         }
         None
     }
@@ -652,7 +651,7 @@ impl Meter {
         let gen = self.slab[i as usize].gen;
         let (d, _) = self.deadline(&self.slab[i as usize]);
         if d != i64::MAX {
-            self.timers.push(Reverse((d, i, gen)));
+            self.timers.push((d, i, gen));
         }
         i
     }
