@@ -402,7 +402,9 @@ impl Meter {
                     }
                 }
             }
-            self.feed(p, out);
+            // The base key is the final key unless the fragment map supplies the ports.
+            let pre = if p.is_fragment && p.frag_offset > 0 { None } else { Some(hashes[i]) };
+            self.feed_inner(p, pre, out);
         }
         self.hashes = hashes;
     }
@@ -501,6 +503,11 @@ impl Meter {
 
     /// Accounts one packet; expired records are appended to `out`.
     pub fn feed(&mut self, p: &PacketInfo, out: &mut Vec<FlowRecord>) {
+        self.feed_inner(p, None, out)
+    }
+
+    #[inline]
+    fn feed_inner(&mut self, p: &PacketInfo, pre_hash: Option<u64>, out: &mut Vec<FlowRecord>) {
         self.stats.packets += 1;
         if p.ip_version != 4 && p.ip_version != 6 {
             self.stats.non_ip += 1;
@@ -556,7 +563,10 @@ impl Meter {
         };
 
         let mut reverse = false;
-        let hash = self.hash_key(&key);
+        let hash = match pre_hash {
+            Some(h) => h,
+            None => self.hash_key(&key),
+        };
         let mut slot = self.lookup(&key, hash);
         if slot.is_none() && self.cfg.bidirectional {
             let rk = key.reversed();
