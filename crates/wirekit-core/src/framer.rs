@@ -290,7 +290,7 @@ impl Framer {
                 if leftover.len() < 16 {
                     "record header"
                 } else {
-                    "packet data"
+                    "packet record"
                 }
             }
             State::Pcapng { .. } => "block",
