@@ -101,7 +101,7 @@ class FlowMeter:
 
 #: Read size of `meter_file`: large enough that per-call overhead vanishes, small enough that
 #: memory stays flat.
-FILE_CHUNK = 4 << 20
+FILE_CHUNK = 1 << 20
 
 
 def meter_file(path, meter: FlowMeter, on_records, *, chunk_size: int = FILE_CHUNK,
