@@ -155,6 +155,8 @@ class Detector:
             each direction, then treats the detector as done with that direction.
         fallback: True only for detectors whose banners are reported when no other detector
             reported anything for that direction of the stream (the generic first line).
+            A fallback is attached only on the stream's very first bytes (the side that
+            speaks first).
     """
 
     protocol: ClassVar[str] = "unknown"

@@ -88,6 +88,8 @@ class _Stream:
         for bit, f, accepts in candidates:
             if attached & bit:
                 continue
+            if other_started and getattr(f, "fallback", False):
+                continue  # a fallback reads only the side that speaks first
             if accepts is None or accepts(direction, first):
                 det = f()
                 det.endpoints = self.endpoints
