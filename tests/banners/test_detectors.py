@@ -223,3 +223,17 @@ def test_ssh_pre_banner_lines_only_after_ssh_or_no_client_bytes():
     assert got == []
     got, _ = converse((C, b"GET / HTTP/1.1\r\n\r\n"), (S, b"SSH-2.0-OpenSSH_8.7\r\n"))
     assert [g[1:4] for g in got] == [("ssh", "ssh-ident", "SSH-2.0-OpenSSH_8.7")]
+
+
+def test_fast_banner_construction_equals_the_dataclass():
+    import dataclasses
+
+    from wirekit.banners.base import Banner, _make_banner
+
+    fields = dict(protocol="ssh", role=S, kind="ssh-ident", raw=b"SSH-2.0-x", text="SSH-2.0-x",
+                  software=None, ts_ns=5, attrs=(("a", "b"),), addr="192.0.2.1", port=22)
+    fast = _make_banner(*fields.values())
+    assert fast == Banner(**fields) and hash(fast) == hash(Banner(**fields))
+    assert [f.name for f in dataclasses.fields(Banner)] == list(fields)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.port = 1
