@@ -106,8 +106,9 @@ def test_timeout_is_from_first_fragment_and_advance_reports_it():
     assert d.next_deadline() == 7_000_000_000
     assert d.advance(6_999_999_999) == []
     (ev,) = d.advance(7_000_000_000)
-    assert (ev.code, ev.src, ev.dst, ev.ip_id, ev.proto, ev.ts_ns) == (
-        "fragment_timeout", "10.0.0.4", "192.168.0.1", 7, 17, 7_000_000_000)
+    # byte_count: the 16 payload bytes held, not the byte-cap charge (headers + overhead).
+    assert (ev.code, ev.src, ev.dst, ev.ip_id, ev.proto, ev.ts_ns, ev.byte_count) == (
+        "fragment_timeout", "10.0.0.4", "192.168.0.1", 7, 17, 7_000_000_000, 16)
     assert d.next_deadline() is None
     # The rest of the train arriving late starts afresh and does not complete.
     late = wirekit.Packet(ipv4(0x0A000004, 7, 16, False, b"y" * 4), ts_ns=8_000_000_000)

@@ -79,9 +79,11 @@
 //!
 //! ## What it does not do
 //!
-//! No ICMP "time exceeded" / "parameter problem" replies (it is an observer), no IPv6
-//! RFC 5722 "discard the whole datagram on any overlap" (the policy decides; an anomaly is
-//! raised), no jumbograms, no tunnels (the outermost IP header is the one reassembled).
+//! No ICMP "time exceeded" / "parameter problem" replies (it is an observer), no
+//! jumbograms, no tunnels (the outermost IP header is the one reassembled). RFC 5722
+//! "discard the whole datagram on any overlap" is opt-in (`discard_overlaps`,
+//! [`OverlapDiscard`]): by default an overlap is resolved by the overlap policy and an
+//! anomaly is raised, so the traffic a target host would see stays visible.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -289,8 +291,9 @@ pub struct DefragEvent {
     pub key: DatagramKey,
     /// Byte offset of the fragment concerned (0 for datagram-level events).
     pub frag_offset: u32,
-    /// Bytes concerned: the fragment's payload length, or for timeouts/evictions the bytes
-    /// the datagram held.
+    /// Bytes concerned: the fragment's payload length, or for timeouts/evictions/discards
+    /// the payload bytes the datagram held (union of its fragments' ranges; headers and
+    /// the bookkeeping overhead charged to `max_bytes` excluded).
     pub byte_count: u32,
     /// Occurrences this event stands for: 1, except for rate-limited `frag_cap_hit` events
     /// (this hit plus those suppressed since the previous event of the same cap kind).
@@ -385,6 +388,15 @@ struct Datagram {
     anomalies: u32,
     /// Overlap-discarded tombstone (see `OverlapDiscard`): holds no data, drops fragments.
     discarded: bool,
+}
+
+impl Datagram {
+    /// Fragmentable payload bytes held (the union of the fragments' ranges): what event
+    /// `byte_count`s report. Headers and the per-fragment/per-datagram overhead charged to
+    /// `max_bytes` are not included.
+    fn payload_held(&self) -> u64 {
+        self.segs.iter().map(|s| s.data.len() as u64).sum()
+    }
 }
 
 /// Parsed fragment facts, independent of the IP version.
@@ -601,13 +613,15 @@ impl Defragmenter {
         }
     }
 
-    /// Remove a datagram; returns the bytes it held.
+    /// Remove a datagram; returns the payload bytes it held (see `Datagram::payload_held`).
     fn remove(&mut self, key: &DatagramKey) -> u64 {
         match self.table.remove(key) {
             Some(d) => {
+                // The byte cap charges `d.bytes` (with bookkeeping overhead); the event
+                // reports only what the datagram held.
                 self.stats.bytes_buffered -= d.bytes;
                 self.stats.datagrams_in_progress -= 1;
-                d.bytes
+                d.payload_held()
             }
             None => 0,
         }
@@ -762,6 +776,7 @@ impl Defragmenter {
         if discard && overlapped && !exact_repeat {
             // RFC 5722: drop everything held, keep a tombstone until the timeout.
             let freed = d.bytes - DATAGRAM_OVERHEAD;
+            let held_payload = d.payload_held();
             d.held = Vec::new();
             d.segs = Vec::new();
             d.header = Vec::new();
@@ -771,7 +786,7 @@ impl Defragmenter {
             if differs {
                 self.event(now_ns, DefragAnomaly::OverlapDifferentData, None, key, start, len);
             }
-            self.event(now_ns, DefragAnomaly::OverlapDatagramDiscarded, None, key, start, freed as u32);
+            self.event(now_ns, DefragAnomaly::OverlapDatagramDiscarded, None, key, start, held_payload as u32);
             return Outcome::Dropped;
         }
 
@@ -845,7 +860,7 @@ impl Defragmenter {
             // Possible only when the offset-0 fragment has a longer header than the one the
             // size check used: still a ping of death.
             self.stats.fragments_dropped += 1;
-            self.event(now_ns, DefragAnomaly::OversizedDatagram, None, *key, 0, d.bytes as u32);
+            self.event(now_ns, DefragAnomaly::OversizedDatagram, None, *key, 0, d.payload_held() as u32);
             return None;
         }
         self.stats.datagrams_completed += 1;
@@ -1204,6 +1219,27 @@ mod tests {
     }
 
     #[test]
+    fn timeout_and_eviction_report_payload_bytes_held() {
+        // Two fragments overlapping by 8 bytes hold the union, 16 + 16 - 8 = 24 payload
+        // bytes; the byte cap is charged more (header + overhead), the event says 24.
+        let mut d = Defragmenter::new(DefragConfig { timeout_ns: 100, ..Default::default() });
+        assert_eq!(push(&mut d, 10, &v4(1, 0, true, b'a', 16)), Outcome::Held);
+        assert_eq!(push(&mut d, 11, &v4(1, 8, true, b'a', 16)), Outcome::Held);
+        assert!(d.stats().bytes_buffered > 24);
+        let ev = d.advance(110);
+        assert_eq!((ev[0].anomaly, ev[0].byte_count), (DefragAnomaly::FragmentTimeout, 24));
+        // Eviction by the datagram cap reports the evicted datagram's payload the same way.
+        let mut d = Defragmenter::new(DefragConfig { max_datagrams: 1, ..Default::default() });
+        assert_eq!(push(&mut d, 10, &v4(1, 16, true, b'a', 16)), Outcome::Held);
+        assert_eq!(push(&mut d, 11, &v4(2, 0, true, b'b', 8)), Outcome::Held);
+        let ev = d.take_events();
+        assert_eq!(
+            (ev[0].anomaly, ev[0].cap, ev[0].key.ip_id, ev[0].byte_count),
+            (DefragAnomaly::FragCapHit, Some(CapKind::Datagrams), 1, 16)
+        );
+    }
+
+    #[test]
     fn caps_hold_under_flood() {
         let cfg = DefragConfig { max_datagrams: 10, max_bytes: 4000, ..Default::default() };
         let mut d = Defragmenter::new(cfg);
@@ -1254,7 +1290,8 @@ mod tests {
         assert_eq!(push(&mut d, 3, &v6(9, 8, true, b'b', 16)), Outcome::Dropped);
         // Later fragments, even ones that would complete it, are dropped.
         assert_eq!(push(&mut d, 4, &v6(9, 24, false, b'c', 4)), Outcome::Dropped);
-        let codes: Vec<_> = d.take_events().iter().map(|e| e.anomaly).collect();
+        let events = d.take_events();
+        let codes: Vec<_> = events.iter().map(|e| e.anomaly).collect();
         assert_eq!(
             codes,
             vec![
@@ -1263,6 +1300,8 @@ mod tests {
                 DefragAnomaly::OverlapDatagramDiscarded
             ]
         );
+        // The discarded datagram held the first fragment's 16 payload bytes.
+        assert_eq!(events[2].byte_count, 16);
         assert_eq!(d.stats().bytes_buffered, DATAGRAM_OVERHEAD);
         assert!(d.advance(101).is_empty());
         assert_eq!(d.stats().datagrams_in_progress, 0);

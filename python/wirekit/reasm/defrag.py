@@ -53,7 +53,9 @@ class DefragAnomaly:
     ip_id: int  #: IPv4 identification or IPv6 fragment identification
     proto: int  #: IPv4 protocol (0 for IPv6: not part of its datagram key)
     frag_offset: int  #: byte offset of the fragment concerned (0 for datagram-level events)
-    byte_count: int  #: bytes concerned: the fragment's payload, or what a dropped datagram held
+    #: bytes concerned: the fragment's payload, or the payload bytes a timed-out, evicted or
+    #: discarded datagram held (headers and bookkeeping overhead excluded)
+    byte_count: int
     cap: str | None = None  #: for frag_cap_hit: "fragments_per_datagram", "datagrams" or "bytes"
     #: occurrences this event stands for: 1, except rate-limited frag_cap_hit events (this
     #: hit plus those suppressed since the previous one of the same cap; see Defragmenter)
