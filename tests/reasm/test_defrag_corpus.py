@@ -236,13 +236,18 @@ def test_ipv6_reassembly_state_leak_expires_everything():
     assert d.next_deadline() is None
 
 
-def test_ip4_bad_fragment_passes_through_untouched():
-    # An MPLS-labelled frame whose inner "IPv4" header is garbage (IHL 15): the decoder
-    # stops at MPLS, so it is not a fragment to us; it passes through unchanged, no event.
+def test_ip4_bad_fragment_is_dropped_as_truncated():
+    # An MPLS-labelled frame whose inner IPv4 header is garbage (IHL 15, total length 3841,
+    # offset 288 in a 60-byte frame). The decoder walks the MPLS label to it, so it is a
+    # fragment that cannot be held: dropped with fragment_truncated (PcapPlusPlus: "must be
+    # dropped"), nothing buffered.
     (pkt,) = packets("ip4_bad_fragment.pcap")
     d = Defragmenter()
-    assert d.push(pkt) == (Outcome.NOT_FRAGMENT, None, [])
-    assert d.stats.fragments == 0
+    outcome, frame, events = d.push(pkt)
+    assert (outcome, frame) == (Outcome.DROPPED, None)
+    assert [(e.code, e.src, e.dst, e.ip_id, e.proto, e.frag_offset) for e in events] == [
+        ("fragment_truncated", "0.0.0.1", "0.0.0.1", 260, 29, 288)]
+    assert d.stats.datagrams_in_progress == 0 and d.stats.bytes_buffered == 0
 
 
 def test_ipv6_fragmented_dns_matches_zeek():
