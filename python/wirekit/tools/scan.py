@@ -2,14 +2,15 @@
 
 Active:   wirekit scan [-p PORTS | --top N] [--rate PPS] [--retries N] [--wait S]
                        [-i IFACE] [-S SRCADDR] [--exclude CIDR,...] [--all] [--json] TARGET...
-Passive:  wirekit scan --passive (-r FILE | -i IFACE) [--json]
+Passive:  wirekit scan --passive (-r FILE | -i IFACE) [--json] [EXPRESSION]
 
 Active scans send SYNs whose sequence number is a keyed hash of the probe, so replies are
 matched without a table: SYN+ACK = open, RST = closed, ICMP unreachable or no answer after
 the retries = filtered. Only open ports are listed unless --all. Without raw-socket
 privileges a TCP connect() scan is used instead (and said so).
 Passive mode lists services (from SYN+ACKs) and clients (from SYNs) seen on the wire, each
-with the OS guess of its first packet.
+with the OS guess of its first packet; a trailing BPF EXPRESSION (as `wirekit dump` takes)
+limits which packets are looked at.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ __all__ = ["add_arguments", "run"]
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("targets", nargs="*", metavar="TARGET",
-                   help="addresses, CIDRs (10.0.0.0/24), ranges (10.0.0.1-20), host names")
+                   help="addresses, CIDRs (10.0.0.0/24), ranges (10.0.0.1-20), host names; "
+                        "with --passive: a BPF filter expression, e.g. 'tcp port 22'")
     p.add_argument("--passive", action="store_true",
                    help="list services and clients seen in traffic (-r FILE or -i IFACE)")
     p.add_argument("-r", dest="read", metavar="FILE", help="passive: read a pcap/pcapng file")
@@ -65,6 +67,26 @@ def run(args: argparse.Namespace) -> int:
     return _run_active(args)
 
 
+# Words of tcpdump's filter language: never a scan target (and a host name made of one would
+# be ambiguous), so `wirekit scan 10.0.0.1 tcp port 22` is refused instead of resolved.
+_FILTER_WORDS = frozenset(
+    "and or not host net port portrange src dst proto ether ip ip6 arp rarp tcp udp icmp icmp6 "
+    "sctp vlan mpls less greater gateway broadcast multicast inbound outbound tcpflags".split())
+_FILTER_CHARS = frozenset("[]()=!<>&|")
+
+
+def _not_a_target(word: str) -> str | None:
+    """Why `word` is refused as an active-scan target, or None if it may be one."""
+    w = word.strip()
+    if any(t.lower() in _FILTER_WORDS for t in w.split()) or any(c in _FILTER_CHARS for c in w):
+        return (f"'{w}' is not a target: a filter expression applies only with --passive "
+                "(active scans take their ports with -p)")
+    if w.isdigit():
+        # getaddrinfo would take "22" for the address 0.0.0.22
+        return f"'{w}' is not a target (a port? use -p {w})"
+    return None
+
+
 def _run_active(args: argparse.Namespace) -> int:
     from ..errors import PrivilegeError, WirekitError
     from ..scan.targets import TargetError, parse_ports, parse_targets, top_ports
@@ -72,6 +94,11 @@ def _run_active(args: argparse.Namespace) -> int:
     if not args.targets:
         print("wirekit scan: no targets (or use --passive)", file=sys.stderr)
         return 2
+    for word in args.targets:
+        why = _not_a_target(word)
+        if why is not None:
+            print(f"wirekit scan: {why}", file=sys.stderr)
+            return 2
     if (args.send_only or args.listen_only) and not args.key:
         print("wirekit scan: --send-only/--listen-only need a shared --key", file=sys.stderr)
         return 2
@@ -97,6 +124,8 @@ def _run_active(args: argparse.Namespace) -> int:
         return _run_connect(args, targets, ports)
     try:
         return _run_raw(args, targets, ports)
+    except BrokenPipeError:
+        raise  # `wirekit scan ... | head`: wirekit.cli ends quietly
     except PrivilegeError as e:
         if args.dry_run or args.send_only or args.listen_only:
             print(f"wirekit scan: {e}", file=sys.stderr)
@@ -412,12 +441,37 @@ def _run_connect(args, targets, ports) -> int:
 
 # -- passive ------------------------------------------------------------------------------
 def _run_passive(args: argparse.Namespace) -> int:
-    from ..errors import WirekitError
+    from ..errors import FilterError, WirekitError
     from ..scan.passive import PassiveInventory
+    from . import common
 
     if bool(args.read) == bool(args.interface):
         print("wirekit scan: --passive needs exactly one of -r FILE or -i IFACE", file=sys.stderr)
         return 2
+    # In passive mode the positional words are a filter expression, as for `wirekit dump`.
+    expr = " ".join(args.targets).strip() or None
+    cap = None
+    program = None
+    try:
+        if args.read:
+            from ..capture.files import CaptureFile
+
+            cap = CaptureFile(args.read)
+            program = common.compile_filter(expr, cap.linktype or 1)
+        else:
+            from ..capture import live
+
+            # only SYNs and SYN+ACKs matter: the kernel filter drops everything else
+            flt = "tcp[tcpflags] & tcp-syn != 0 or (ip6 and ip6[6] == 6 and ip6[53] & 2 != 0)"
+            if expr:
+                flt = f"({flt}) and ({expr})"
+            cap = live.open_live(args.interface, filter=flt)
+    except FilterError as e:
+        if cap is not None:
+            cap.close()
+        return common.fail("scan", str(e), 2)
+    except (WirekitError, OSError) as e:
+        return common.fail("scan", str(e))
     inv = PassiveInventory()
     out = sys.stdout
     start = time.monotonic()
@@ -437,27 +491,22 @@ def _run_passive(args: argparse.Namespace) -> int:
             out.flush()
 
     try:
-        if args.read:
-            import wirekit
-
-            with wirekit.open(args.read) as cap:
+        with cap:
+            if args.read:
                 try:
-                    for b in cap.batches():
+                    for b in common.filtered_batches(cap, program):
                         emit(inv.feed_batch(b))
                 except WirekitError as e:
                     print(f"wirekit scan: {e}", file=sys.stderr)
-        else:
-            from ..capture import live
-
-            # only SYNs and SYN+ACKs matter: the kernel filter drops everything else
-            flt = "tcp[tcpflags] & tcp-syn != 0 or (ip6 and ip6[6] == 6 and ip6[53] & 2 != 0)"
-            stop_at = None if args.duration is None else time.monotonic() + args.duration
-            with live.open_live(args.interface, filter=flt) as cap:
+            else:
+                stop_at = None if args.duration is None else time.monotonic() + args.duration
                 while stop_at is None or time.monotonic() < stop_at:
                     for b in cap.read_batches(200):
                         emit(inv.feed_batch(b))
     except KeyboardInterrupt:
         pass
+    except BrokenPipeError:
+        raise  # `wirekit scan --passive ... | head`: wirekit.cli ends quietly
     except (WirekitError, OSError) as e:
         print(f"wirekit scan: {e}", file=sys.stderr)
         return 1
