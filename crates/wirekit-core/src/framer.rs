@@ -36,6 +36,9 @@ pub mod record_flags {
     pub const TS_FRACTION_INVALID: u32 = 1;
     /// caplen exceeded the interface snaplen (kept: the bytes are in the file).
     pub const CAPLEN_OVER_SNAPLEN: u32 = 2;
+    /// The pcapng timestamp lies beyond what i64 nanoseconds hold (year 2262); ts_ns was
+    /// saturated at i64::MAX and cannot be written back as it was.
+    pub const TS_OUT_OF_RANGE: u32 = 4;
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -520,10 +523,15 @@ impl Framer {
                 if iface.snaplen != 0 && caplen > iface.snaplen.max(262_144) {
                     flags |= record_flags::CAPLEN_OVER_SNAPLEN;
                 }
+                // A hostile (or merely far-future) timestamp must not overflow: saturate, and
+                // say so on the record.
+                let ts_ns = ticks_to_ns((hi << 32) | lo, iface.tsresol)
+                    .saturating_add(iface.tsoffset_s.saturating_mul(1_000_000_000));
+                if ts_ns == i64::MAX || ts_ns == i64::MIN {
+                    flags |= record_flags::TS_OUT_OF_RANGE;
+                }
                 out.push(Record {
-                    // A hostile if_tsoffset must not overflow (saturate instead).
-                    ts_ns: ticks_to_ns((hi << 32) | lo, iface.tsresol)
-                        .saturating_add(iface.tsoffset_s.saturating_mul(1_000_000_000)),
+                    ts_ns,
                     wire_len,
                     caplen,
                     linktype: iface.linktype,

@@ -27,6 +27,7 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 class RecordFlags(enum.IntFlag):
     TS_FRACTION_INVALID = 1
     CAPLEN_OVER_SNAPLEN = 2
+    TS_OUT_OF_RANGE = 4  # pcapng timestamp beyond i64 nanoseconds: ts_ns saturated
 
 
 class CaptureFile:
