@@ -2,8 +2,10 @@
 //!
 //! Programs come from libpcap's compiler (`pcap_compile`), so the semantics follow
 //! libpcap's own `bpf_filter()`: a load outside the captured bytes rejects the packet,
-//! `ld len` is the length on the wire, division or modulo by zero rejects, shifts by 32 or
-//! more give 0. The return value is the snapshot length to keep (0 = reject).
+//! `ld len` is the length on the wire, division or modulo by zero rejects, a shift by X of
+//! 32 or more gives 0. A constant shift (`K`) of 32 or more is refused by the validator, as
+//! the kernel's checker refuses it, so a program runs the same here and attached to a
+//! socket. The return value is the snapshot length to keep (0 = reject).
 //!
 //! The same program can be attached to a socket (the kernel runs it) or run here over a
 //! batch of records from a file.

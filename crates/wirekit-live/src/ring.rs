@@ -6,7 +6,9 @@
 //! path libpcap uses, with the same on-wire results:
 //! - VLAN tags the kernel stripped into metadata are put back in the bytes (as libpcap does),
 //! - cooked captures ("any") get a 16-byte LINUX_SLL header built from the sockaddr_ll,
-//! - outgoing copies on the loopback device are skipped on "any" (they would appear twice).
+//! - outgoing copies on the loopback device are skipped, on "lo" and on "any": every packet
+//!   looped back is seen twice (PACKET_OUTGOING, then PACKET_HOST); libpcap drops the
+//!   outgoing copy (`linux_check_direction`), so tcpdump shows it once.
 //!
 //! The socket is created bound to no protocol, the filter (if any) is attached, and only then
 //! is it bound to the interface, so no unfiltered packet can slip into the ring.
@@ -113,7 +115,7 @@ pub struct RingConfig {
     pub fanout: Option<(u16, u16)>,
     /// Classic BPF program attached in the kernel before bind.
     pub filter: Option<Vec<Insn>>,
-    /// ifindex of the loopback device, whose outgoing copies "any" skips (0 = none).
+    /// ifindex of the loopback device, whose outgoing copies are skipped (0 = keep them).
     pub lo_ifindex: i32,
 }
 
@@ -415,8 +417,7 @@ impl Ring {
 
             let advance = next;
             if off + tp_mac + tp_snaplen <= self.block_size
-                && !(self.cfg.cooked
-                    && pkttype == PACKET_OUTGOING
+                && !(pkttype == PACKET_OUTGOING
                     && self.cfg.lo_ifindex != 0
                     && ifindex as i32 == self.cfg.lo_ifindex)
             {
@@ -582,6 +583,30 @@ mod tests {
         assert!(r.ts_ns > 1_600_000_000_000_000_000);
         let st = ring.stats().unwrap();
         assert!(st.received >= 1 && st.dropped == 0);
+    }
+
+    #[test]
+    fn loopback_packet_is_seen_once() {
+        // lo hands every packet to packet sockets twice (outgoing, then incoming); the
+        // outgoing copy is skipped, as libpcap does, so one datagram is one frame.
+        let Some(mut ring) = lo_ring(262144, None) else { return };
+        let payload = b"wirekit-ring-once-0123456789";
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.send_to(payload, rx.local_addr().unwrap()).unwrap();
+        let mut pkttypes = Vec::new();
+        for _ in 0..10 {
+            let _ = ring.wait(20).unwrap();
+            let mut buf = Vec::new();
+            let mut recs = Vec::new();
+            ring.read_ready(&mut buf, &mut recs, usize::MAX);
+            for r in recs {
+                if buf[r.data_start..r.data_start + r.caplen as usize].ends_with(payload) {
+                    pkttypes.push(r.caplen);
+                }
+            }
+        }
+        assert_eq!(pkttypes, vec![(14 + 20 + 8 + payload.len()) as u32]);
     }
 
     #[test]
