@@ -3,7 +3,7 @@
     from wirekit.flow import FlowMeter
     meter = FlowMeter(idle_timeout_s=15, bidirectional=True)
     for batch in wirekit.open("trace.pcap").batches():
-        for rec in meter.feed_batch(batch):      # FlowRecord objects as flows expire
+        for rec in meter.feed(batch):            # FlowRecord objects as flows expire
             print(rec.src, rec.dst, rec.packets, rec.bytes, rec.rev_packets)
     flows = meter.flush()                        # end of input: every open flow
 

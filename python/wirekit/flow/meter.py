@@ -1,8 +1,8 @@
 """FlowMeter: the Rust flow table behind a small Python API (sans-IO).
 
-Feed it batches (or packets) in packet-time order; it returns the flows that expired. Call
-`advance(now_ns)` when no packet arrives (live capture, at `next_deadline()`), and `flush()`
-at the end of input. The meter never reads a clock: replaying a capture gives the same
+Feed it batches, packets or iterables of them (`feed`) in packet-time order; it returns the
+flows that expired. Call `advance(now_ns)` when no packet arrives (live capture, at
+`next_deadline()`), and `flush()` at the end of input. The meter never reads a clock: replaying a capture gives the same
 records every run.
 """
 
@@ -43,15 +43,16 @@ class FlowMeter:
     def _records(self, rows) -> list[FlowRecord]:
         return records_from_tuples(rows, self.bidirectional) if rows else []
 
-    def feed_batch(self, batch) -> list[FlowRecord]:
-        """Accounts a `_core.Batch` (or any iterable of Packets); returns expired flows."""
-        if isinstance(batch, _core.Batch):
-            return self._records(self._m.feed_batch(batch))
-        packets = batch.packets() if hasattr(batch, "packets") else list(batch)
-        return self._records(self._m.feed_packets(packets))
+    def feed(self, source) -> list[FlowRecord]:
+        """Accounts a `_core.Batch`, a `wirekit.Packet`, or an iterable of either (mixed is
+        fine); returns the flows that expired. This is the `feed(packet_or_batch_or_iterable)`
+        shape every wirekit engine shares (`wirekit.event.EngineDriver` calls it). A Batch
+        goes to Rust whole: no Python work per packet."""
+        rows = self.feed_rows(source)
+        return records_from_tuples(rows, self.bidirectional) if rows else []
 
-    def feed(self, packet) -> list[FlowRecord]:
-        return self._records(self._m.feed_packets([packet]))
+    #: Same as `feed` (kept for existing callers).
+    feed_batch = feed
 
     def advance(self, now_ns: int) -> list[FlowRecord]:
         return self._records(self._m.advance(now_ns))
@@ -62,11 +63,34 @@ class FlowMeter:
     # Raw variants: meter rows (RECORD_FIELDS tuples, addresses packed) instead of FlowRecords,
     # for callers that only encode them (the exporters work on rows; building a FlowRecord
     # per flow would cost more than metering its packets).
-    def feed_batch_rows(self, batch) -> list[tuple]:
-        if isinstance(batch, _core.Batch):
-            return self._m.feed_batch(batch)
-        packets = batch.packets() if hasattr(batch, "packets") else list(batch)
-        return self._m.feed_packets(packets)
+    def feed_rows(self, source) -> list[tuple]:
+        """`feed`, returning meter rows."""
+        m = self._m
+        if isinstance(source, _core.Batch):
+            return m.feed_batch(source)
+        if isinstance(source, _core.Packet):
+            return m.feed_packets([source])
+        if isinstance(source, (bytes, bytearray, memoryview, str)):
+            raise TypeError("FlowMeter.feed takes a Batch, a Packet or an iterable of them, "
+                            f"not {type(source).__name__}")
+        # An iterable: each run of Packets goes to Rust as one list; Batches (or nested
+        # iterables) in it are fed whole, all in the order given.
+        rows: list[tuple] = []
+        run: list = []
+        for item in source:
+            if isinstance(item, _core.Packet):
+                run.append(item)
+                continue
+            if run:
+                rows += m.feed_packets(run)
+                run = []
+            rows += self.feed_rows(item)
+        if run:
+            rows += m.feed_packets(run)
+        return rows
+
+    #: Same as `feed_rows` (kept for existing callers).
+    feed_batch_rows = feed_rows
 
     def advance_rows(self, now_ns: int) -> list[tuple]:
         return self._m.advance(now_ns)
