@@ -179,10 +179,19 @@ def test_passive_live_capture_lists_services_and_clients():
         h1.wait_tcp(8081)
         watcher = h1.spawn([*WIREKIT, "scan", "--passive", "-i", h1.ifname, "--json",
                             "--duration", "6"], stdout=subprocess.PIPE)
+        # the same with a trailing filter expression: only the IPv6 handshake
+        watcher6 = h1.spawn([*WIREKIT, "scan", "--passive", "-i", h1.ifname, "--json",
+                             "--duration", "6", "ip6", "and", "tcp", "port", "8081"], stdout=subprocess.PIPE)
         time.sleep(2.5)  # the capture is open well before the traffic
         for addr in (h1.ipv4, f"[{h1.ipv6}]"):
             h0.run(["curl", "-s", "-o", "/dev/null", "--max-time", "5", f"http://{addr}:8081/"])
         out, _ = watcher.communicate(timeout=30)
+        out6, _ = watcher6.communicate(timeout=30)
+        assert watcher6.returncode == 0
+        got6 = {(r["role"], ipaddress.ip_address(r["addr"]), r["port"])
+                for r in _json_lines(out6.decode()) if "role" in r}
+        assert got6 == {("server", ipaddress.ip_address(h1.ipv6), 8081),
+                        ("client", ipaddress.ip_address(h0.ipv6), 8081)}
         rows = _json_lines(out.decode())
         got = {(r["role"], ipaddress.ip_address(r["addr"]), r["port"]) for r in rows if "role" in r}
         assert got == {
