@@ -3,10 +3,13 @@ Zeek conn.log (per direction) and softflowd's export of the same capture."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from wirekit import Packet
 from wirekit.flow import EndReason, FlowMeter
 
+from .conftest import REPO
 from .helpers import eth_ipv4, meter_file, nfdump_csv, tcp, udp, zeek_log
 
 S = 1_000_000_000
@@ -67,7 +70,7 @@ def test_rst_linger_then_end_of_flow():
     assert (r.packets, r.end_reason) == (2, EndReason.END_OF_FLOW)
 
 
-def test_cache_full_evicts_least_recently_used_and_counts():
+def test_cache_full_evicts_earliest_deadline_and_counts():
     m = FlowMeter(max_flows=2)
     out = []
     for i, sp in enumerate((1, 2, 1, 3)):
@@ -75,6 +78,25 @@ def test_cache_full_evicts_least_recently_used_and_counts():
     assert [(r.src_port, r.end_reason) for r in out] == [(2, EndReason.LACK_OF_RESOURCES)]
     assert m.stats()["evicted_cache_full"] == 1
     assert m.anomalies() == {"flow_table_full": 1}
+
+
+def test_cache_full_victim_is_earliest_deadline_not_lru():
+    """A flow in its FIN linger is due before an older idle flow, so it is the one evicted
+    (LRU would evict the idle one); the docstrings say so."""
+    m = FlowMeter(max_flows=2, fin_linger_s=2)
+    out = m.feed(pk(eth_ipv4("10.0.0.1", "10.0.0.2", 6, tcp(1, 2, 0x01)), 0))          # FIN: due at 2 s
+    out += m.feed(pk(eth_ipv4("10.0.0.1", "10.0.0.2", 17, udp(3, 4)), S))             # due at 16 s
+    out += m.feed(pk(eth_ipv4("10.0.0.1", "10.0.0.2", 6, tcp(1, 2, 0x10)), S + S // 2))  # still due at 2 s
+    out += m.feed(pk(eth_ipv4("10.0.0.1", "10.0.0.2", 17, udp(5, 6)), S + S * 6 // 10))
+    assert [(r.proto, r.src_port, r.packets, r.end_reason) for r in out] == [
+        (6, 1, 2, EndReason.LACK_OF_RESOURCES)]
+    assert "expiry deadline comes first" in FlowMeter.__doc__
+    assert "earliest expiry deadline" in (REPO / "python/wirekit/flow/record.py").read_text()
+    assert "deadline comes first" in (REPO / "python/wirekit/tools/flow.py").read_text()
+    for path in ("python/wirekit/flow/meter.py", "python/wirekit/flow/record.py", "python/wirekit/tools/flow.py",
+                 "crates/wirekit-flow/src/lib.rs", "crates/wirekit-flow/src/meter.rs", "crates/wirekit-flow/README.md"):
+        text = (REPO / path).read_text()
+        assert "least recently used" not in text and "i.e. the\n  least recently seen" not in text, path
 
 
 def test_fragments_join_their_datagram_flow():

@@ -14,9 +14,11 @@
 //!   `fin_linger_ns` passed without the flow being reopened (3, endOfFlowDetected) - the
 //!   linger keeps the last ACKs in the record they belong to,
 //! * the input ended ([`Meter::flush`], 4, forcedEnd),
-//! * the table is full and a new flow arrives: the flow with the earliest deadline (under the
-//!   idle timeout, the least recently seen one) goes first (5, lackOfResources) and the
-//!   `evicted_cache_full` counter counts it.
+//! * the table is full and a new flow arrives: the open flow whose deadline comes first goes
+//!   (5, lackOfResources; counted in `evicted_cache_full`). The deadline is the earliest of
+//!   last packet + idle timeout, first packet + active timeout and RST/FIN + linger; ties go
+//!   to the lowest slab slot. Often that is the least recently seen flow, but a flow in its
+//!   FIN linger or near its active timeout leaves before an older idle one (not LRU).
 //!
 //! Time is packet time only: `now` is the largest timestamp seen so far (or given to
 //! [`Meter::advance`]), so replaying a capture gives the same records every run. Timestamps

@@ -607,8 +607,10 @@ impl Meter {
         }
     }
 
-    /// The open flow with the earliest real deadline (least recently seen when the idle
-    /// timeout decides), found by settling stale timer entries at the top of the heap.
+    /// The open flow with the earliest real deadline (min of idle, active and linger ends;
+    /// ties: lowest slot), found by settling stale timer entries at the top of the heap.
+    /// This is the cache-full victim: not LRU, since a lingering or active-timeout-bound flow
+    /// can be due before an older idle one. None when no flow has a finite deadline.
     fn oldest(&mut self) -> Option<u32> {
         while let Some((t, slot, gen)) = self.timers.peek() {
             let e = &self.slab[slot as usize];
@@ -716,7 +718,7 @@ mod tests {
         m.feed(&pkt(S / 5, 1000, 80, 0x10, 52), &mut out);
         assert!(out.is_empty());
         m.flush(&mut out);
-        // Least recently used first: the answer flow, then the client flow.
+        // Least recently seen first: the answer flow, then the client flow.
         assert_eq!(out.len(), 2);
         assert_eq!(out[0].key.src_port, 80);
         assert_eq!(out[0].end_reason, EndReason::ForcedEnd);
@@ -803,7 +805,7 @@ mod tests {
     }
 
     #[test]
-    fn cache_full_evicts_lru() {
+    fn cache_full_evicts_earliest_deadline() {
         let mut m = Meter::new(Config { max_flows: 2, ..cfg() });
         let mut out = vec![];
         m.feed(&pkt(0, 1, 2, 0, 40), &mut out);
@@ -814,6 +816,22 @@ mod tests {
         assert_eq!(out[0].key.src_port, 3);
         assert_eq!(out[0].end_reason, EndReason::LackOfResources);
         assert_eq!(m.stats.evicted_cache_full, 1);
+    }
+
+    #[test]
+    fn cache_full_evicts_lingering_flow_before_older_idle_one() {
+        // Not LRU: flow 1->2 saw a FIN (linger ends at 1 s) and a later ACK; flow 3->4 was
+        // seen less recently but is due only at its idle end (10 s). 1->2 is due first.
+        let mut m = Meter::new(Config { max_flows: 2, ..cfg() });
+        let mut out = vec![];
+        m.feed(&pkt(0, 1, 2, 0x01, 40), &mut out);
+        m.feed(&pkt(S / 10, 3, 4, 0, 40), &mut out);
+        m.feed(&pkt(S / 5, 1, 2, 0x10, 40), &mut out);
+        m.feed(&pkt(S / 4, 5, 6, 0, 40), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].key.src_port, 1);
+        assert_eq!(out[0].fwd.packets, 2);
+        assert_eq!(out[0].end_reason, EndReason::LackOfResources);
     }
 
     #[test]

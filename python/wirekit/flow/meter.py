@@ -24,8 +24,13 @@ class FlowMeter:
     active_timeout_s: a flow open this long is exported and restarted (default 1800 s).
     fin_linger_s: after TCP RST, or FIN (both FINs in a biflow), the flow stays this long so
         the closing ACKs land in it (default 2 s).
-    max_flows: table size; when full the least recently used flow is exported early
-        (counted in stats()["evicted_cache_full"]).
+    max_flows: table size. A packet that would open a flow in a full table first evicts the
+        open flow whose expiry deadline comes first, the earliest of: last packet +
+        idle_timeout_s, first packet + active_timeout_s, TCP RST/FIN + fin_linger_s (ties: the
+        lowest table slot). That is often the least recently seen flow, but not always: a flow
+        in its FIN linger, or near its active timeout, goes before an older idle one. The
+        evicted flow ends with EndReason.LACK_OF_RESOURCES (counted in
+        stats()["evicted_cache_full"], anomaly flow_table_full).
     bidirectional: RFC 5103 biflows (the reverse direction goes into rev_*).
     """
 

@@ -16,7 +16,7 @@ class EndReason(enum.IntEnum):
     ACTIVE_TIMEOUT = 2
     END_OF_FLOW = 3      # TCP FIN/RST, after the linger
     FORCED_END = 4       # end of input, shutdown
-    LACK_OF_RESOURCES = 5  # the table was full: evicted, least recently used first
+    LACK_OF_RESOURCES = 5  # the table was full: the flow with the earliest expiry deadline left
 
     @classmethod
     def _missing_(cls, value):  # enums keep unknown values

@@ -48,7 +48,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fin-linger", type=float, default=2.0, metavar="S",
                    help="keep a TCP flow S seconds after RST/FIN for its last ACKs (default 2)")
     p.add_argument("--max-flows", type=int, default=1 << 20, metavar="N",
-                   help="flow table size; when full the least recently used flow is exported early")
+                   help="flow table size; when full, the open flow whose idle/active/FIN-linger "
+                        "deadline comes first is exported early (end reason 5)")
     p.add_argument("--bidirectional", action="store_true",
                    help="RFC 5103 biflows: one record per connection with rev_* counters")
     p.add_argument("--source-id", type=int, default=0, metavar="ID",
