@@ -83,39 +83,48 @@ class BannerScanner:
 
     def _events(self, events) -> list[Banner]:
         eng = self.engine
+        collecting = self._collecting
         out: list[Banner] = []
         for ev in events:
-            if isinstance(ev, StreamData):
+            t = type(ev)
+            if t is StreamData:  # by far the most frequent: checked first, exactly
                 cid = ev.conn_id
-                if cid not in self._collecting:
+                if cid not in collecting:
                     continue
-                out += eng.feed(cid, _DIR[ev.direction], ev.data, ev.ts_ns)
-                self._update_collect(cid)
-            elif isinstance(ev, StreamOpened):
+                got = eng.feed(cid, _DIR[ev.direction], ev.data, ev.ts_ns)
+                if got:
+                    out += got
+                want = eng.wanted(cid)
+                if want != collecting[cid]:
+                    self._set_collect(cid, want)
+            elif t is StreamOpened:
                 k = ev.key
                 if eng.open_stream(ev.conn_id, client=(k.client, k.client_port),
                                    server=(k.server, k.server_port)):
-                    self._collecting[ev.conn_id] = (True, True)
+                    collecting[ev.conn_id] = (True, True)
                 else:
                     self.reassembler.set_collect(ev.conn_id, False, False)
-            elif isinstance(ev, StreamGap):
-                if ev.conn_id in self._collecting:
+            elif t is StreamGap:
+                if ev.conn_id in collecting:
                     out += eng.gap(ev.conn_id, _DIR[ev.direction])
                     self._update_collect(ev.conn_id)
-            elif isinstance(ev, (StreamClosed, StreamReset, StreamTimedOut)):
-                if self._collecting.pop(ev.conn_id, None) is not None:
+            elif t is StreamClosed or t is StreamReset or t is StreamTimedOut:
+                if collecting.pop(ev.conn_id, None) is not None:
                     out += eng.close_stream(ev.conn_id, ev.ts_ns)
         return out
 
     def _update_collect(self, cid: int) -> None:
         want = self.engine.wanted(cid)
         if want != self._collecting[cid]:
-            if not (want[0] or want[1]):
-                del self._collecting[cid]
-            else:
-                self._collecting[cid] = want
-            # Events this call returns are for data already queued: none matter any more.
-            self.reassembler.set_collect(cid, want[0], want[1])
+            self._set_collect(cid, want)
+
+    def _set_collect(self, cid: int, want: tuple[bool, bool]) -> None:
+        if not (want[0] or want[1]):
+            del self._collecting[cid]
+        else:
+            self._collecting[cid] = want
+        # Events this call returns are for data already queued: none matter any more.
+        self.reassembler.set_collect(cid, want[0], want[1])
 
 
 def scan_capture(path: str, **options: Any) -> list[Banner]:
