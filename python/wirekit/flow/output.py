@@ -1,4 +1,9 @@
-"""Flow record files: JSON lines and CSV. `reopen()` is for SIGHUP after log rotation."""
+"""Flow record files: JSON lines and CSV. `reopen()` is for SIGHUP after log rotation.
+
+Both carry the same fields, named as `FlowRecord.to_json()`: the rev_* keys (JSON) and
+columns (CSV) exist only for biflows, so a one-way CSV has `CSV_FIELDS` and a biflow CSV
+`CSV_FIELDS + CSV_REV_FIELDS` (`csv_fields(bidirectional)`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import sys
 
 from .record import FlowRecord
 
-__all__ = ["JsonLinesSink", "CsvSink", "CSV_FIELDS"]
+__all__ = ["JsonLinesSink", "CsvSink", "CSV_FIELDS", "CSV_REV_FIELDS", "csv_fields"]
 
 
 class _FileSink:
@@ -58,13 +63,30 @@ class JsonLinesSink(_FileSink):
             self.records += len(records)
 
 
+#: CSV columns of one-way flows (`wirekit flow` without --bidirectional), in order; the
+#: same names and values as the JSON lines keys. Addresses as text, times in integer ns since
+#: the Unix epoch, end_reason as its lower-case name ("idle_timeout", ...).
 CSV_FIELDS = ("src", "dst", "src_port", "dst_port", "proto", "packets", "bytes", "first_ns",
               "last_ns", "tcp_flags", "tos", "ttl_min", "ttl_max", "ip_version", "vlan", "ifindex",
-              "end_reason", "rev_packets", "rev_bytes", "rev_first_ns", "rev_last_ns", "rev_tcp_flags")
+              "end_reason")
+#: Columns biflows (RFC 5103, --bidirectional) add after CSV_FIELDS: the dst -> src
+#: direction, 0 when it carried no packet (the JSON lines have the same keys).
+CSV_REV_FIELDS = ("rev_packets", "rev_bytes", "rev_first_ns", "rev_last_ns", "rev_tcp_flags", "rev_tos")
+
+
+def csv_fields(bidirectional: bool) -> tuple[str, ...]:
+    """The CSV header for a meter mode: one-way flows have no rev_* columns."""
+    return CSV_FIELDS + CSV_REV_FIELDS if bidirectional else CSV_FIELDS
 
 
 class CsvSink(_FileSink):
-    """CSV with a header line (written when the file is empty)."""
+    """CSV with a header line (written when the file is empty). The columns depend on the
+    mode, as the JSON keys do: `csv_fields(bidirectional)`."""
+
+    def __init__(self, path: str, *, bidirectional: bool = False):
+        self.bidirectional = bidirectional
+        self.fields = csv_fields(bidirectional)
+        super().__init__(path)
 
     def _opened(self) -> None:
         self._w = csv.writer(self._f, lineterminator="\n")
@@ -74,10 +96,13 @@ class CsvSink(_FileSink):
         except (OSError, io.UnsupportedOperation):
             pass
         if empty:
-            self._w.writerow(CSV_FIELDS)
+            self._w.writerow(self.fields)
 
     def write(self, records: list[FlowRecord]) -> None:
         for r in records:
+            if r.biflow != self.bidirectional:
+                raise ValueError("CsvSink(bidirectional=%s) given a %s record"
+                                 % (self.bidirectional, "biflow" if r.biflow else "one-way"))
             d = r.to_json()
-            self._w.writerow([d.get(k, 0) for k in CSV_FIELDS])
+            self._w.writerow([d[k] for k in self.fields])
         self.records += len(records)

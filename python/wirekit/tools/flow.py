@@ -7,6 +7,9 @@
   wirekit flow collect -l 2055 --json -                     receive v1/v5/v9/IPFIX, print flows
   wirekit flow decode -r export.pcap                        decode captured export traffic
 
+--json and --csv carry the same fields (CSV: one column per JSON key, header first); the rev_*
+keys and columns exist only with --bidirectional.
+
 Flows expire on packet time (idle/active timeouts, TCP FIN/RST after a short linger, a full
 table, end of input), so replaying a capture gives the same records every run; exports of a
 replay carry the capture's clock. Runs in the foreground (for a service manager): SIGTERM and
@@ -40,7 +43,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-V", dest="version", type=int, choices=(1, 5, 9, 10), default=9,
                    help="export version: 1, 5, 9 (default) or 10 (IPFIX)")
     p.add_argument("--json", metavar="FILE", help="write flows as JSON lines to FILE ('-' = stdout)")
-    p.add_argument("--csv", metavar="FILE", help="write flows as CSV to FILE ('-' = stdout)")
+    p.add_argument("--csv", metavar="FILE",
+                   help="write flows as CSV to FILE ('-' = stdout); the columns are the JSON keys: "
+                        "with --bidirectional the rev_* columns follow, without it there are none")
     p.add_argument("--idle-timeout", type=float, default=15.0, metavar="S",
                    help="expire a flow idle for S seconds (default 15)")
     p.add_argument("--active-timeout", type=float, default=1800.0, metavar="S",
@@ -128,7 +133,7 @@ class _Runner:
         if a.json:
             self.sinks.append(JsonLinesSink(a.json))
         if a.csv:
-            self.sinks.append(CsvSink(a.csv))
+            self.sinks.append(CsvSink(a.csv, bidirectional=a.bidirectional))
         if a.export:
             from ..flow.export import make_exporter
 
