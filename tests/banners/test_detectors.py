@@ -237,3 +237,14 @@ def test_fast_banner_construction_equals_the_dataclass():
     assert [f.name for f in dataclasses.fields(Banner)] == list(fields)
     with pytest.raises(dataclasses.FrozenInstanceError):
         fast.port = 1
+
+
+def test_http_head_split_across_segments_and_cut_by_the_end():
+    got, _ = converse((C, b"GET / HTTP/1.1\r\nHost: a\r\nUser-Ag"), (C, b"ent: curl/8.0\r\n\r"),
+                      (C, b"\n"), close=False)
+    assert got == [("client", "http", "http-host", "a", None, 2000),
+                   ("client", "http", "http-user-agent", "curl/8.0", "curl 8.0", 2000)]
+    got, _ = converse((C, b"GET / HTTP/1.1\r\nUser-Agent: x/1\r\nAccept: */*\r\n"))
+    assert got == [("client", "http", "http-user-agent", "x/1", "x 1", 99_000)]
+    got, _ = converse((S, b"HTTP/1.0 200 OK\n\nbody"), (S, b"Server: not-a-header/1\r\n"))
+    assert got == []

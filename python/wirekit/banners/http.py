@@ -28,6 +28,14 @@ __all__ = ["HTTPDetector"]
 _REQUEST = re.compile(rb"^([A-Z][A-Z_-]{1,19}) (.*)$")
 _STATUS = re.compile(rb"^HTTP/(\d)\.(\d) +(\d{3})", re.I)
 _METHOD_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ_-")
+# The empty line ending a header section (RFC 9112 2.1), CRLF or bare LF; the section may be
+# empty (the empty line comes first).
+_HEAD_END = re.compile(rb"(?:\A|\n)\r?\n")
+# The header fields wanted, names case-insensitive (RFC 9110 5.1), values without the
+# optional whitespace around them (RFC 9110 5.5).
+_HEADER_LINE = re.compile(
+    rb"^(server|x-powered-by|via|user-agent|host|x-flash-version)[ \t]*:[ \t]*(.*?)[ \t]*\r?$",
+    re.I | re.M)
 
 # header name (lower case) -> (kind, role of the sender is the side that sent the head)
 _SERVER_HEADERS = {b"server": "http-server", b"x-powered-by": "http-x-powered-by",
@@ -62,6 +70,7 @@ class HTTPDetector(LineDetector):
         self._connect = False  # the request is CONNECT: a 2xx answer opens a tunnel
         self._status = b""
         self._early = bytearray()  # client bytes sent after a CONNECT head, before the answer
+        self._head = [b"", b""]  # an incomplete header section, per direction
 
     def first_bytes_ok(self, direction: Direction, partial: bytes) -> bool:
         if direction is _SERVER:
@@ -75,17 +84,12 @@ class HTTPDetector(LineDetector):
         return len(partial) < 21
 
     def line(self, direction: Direction, lineno: int, line: bytes, ts_ns: int) -> list[Banner]:
-        if not self._in_head[direction]:
-            return self._start_line(direction, line)
-        if not line:
-            self._end_head(direction)
-            return []
-        name, sep, value = line.partition(b":")
-        if not sep:
-            return []  # obs-fold or garbage inside the head: not a header we want
-        name = name.strip().lower()
+        # Start lines only: once one is read, the header section goes to raw() whole.
+        return self._start_line(direction, line)
+
+    def _header(self, direction: Direction, name: bytes, value: bytes, ts_ns: int) -> list[Banner]:
         table = _SERVER_HEADERS if direction is _SERVER else _CLIENT_HEADERS
-        kind = table.get(name)
+        kind = table.get(name.lower())
         if kind is None:
             return []
         raw = value.strip(b" \t")
@@ -106,6 +110,13 @@ class HTTPDetector(LineDetector):
             software = parse_version(text)
         return [self.banner(role=direction, kind=kind, raw=raw, ts_ns=ts_ns,
                             software=software)]
+
+    def _headers(self, direction: Direction, block: bytes, ts_ns: int) -> list[Banner]:
+        """The banners of a header section (its lines, without the empty line)."""
+        out: list[Banner] = []
+        for m in _HEADER_LINE.finditer(block):
+            out += self._header(direction, m.group(1), m.group(2), ts_ns)
+        return out
 
     def _start_line(self, direction: Direction, line: bytes) -> list[Banner]:
         if direction is _CLIENT:
@@ -130,7 +141,19 @@ class HTTPDetector(LineDetector):
             self._status = m.group(3)
             self._interim = m.group(3).startswith(b"1")
         self._in_head[direction] = True
+        # The header section is read in one pass (raw mode), not line by line: only a few
+        # of its fields matter, and heads are where HTTP streams spend their bytes.
+        self.raw_mode(direction)
         return []
+
+    def finish(self, direction: Direction, ts_ns: int) -> list[Banner]:
+        i = direction is _SERVER
+        if self._in_head[direction] and self._head[i] and self._wanted[i]:
+            # The capture (or the budget) ended inside a head: its lines still count.
+            block, self._head[i] = self._head[i], b""
+            self.stop(direction)
+            return self._headers(direction, block, ts_ns)
+        return super().finish(direction, ts_ns)
 
     def _end_head(self, direction: Direction) -> None:
         self._in_head[direction] = False
@@ -153,6 +176,21 @@ class HTTPDetector(LineDetector):
         self.stop(direction)
 
     def raw(self, direction: Direction, data: bytes, ts_ns: int) -> list[Banner]:
+        i = direction is _SERVER
+        if self._in_head[direction]:
+            buf = self._head[i] + data if self._head[i] else data
+            m = _HEAD_END.search(buf)
+            if m is None:
+                self._head[i] = buf  # bounded: the engine feeds at most max_bytes
+                return []
+            self._head[i] = b""
+            out = self._headers(direction, buf[:m.start()], ts_ns)
+            self._raw[i] = False  # back to lines: a 1xx head is followed by a status line
+            self._end_head(direction)
+            rest = buf[m.end():]
+            if rest and (self._wanted[i] or self._raw[i]):
+                out += self.feed(direction, rest, ts_ns)
+            return out
         if direction is _CLIENT and self.tunnel is None:
             self._early += data[: self.max_bytes - len(self._early)]
         elif direction is _SERVER and self.tunnel is not None:
