@@ -3,9 +3,14 @@
 Theory of operation. `decode_packet(pkt)` only wraps the packet's bytes: nothing is parsed
 until an attribute of the returned `Decoded` is read. The first such read walks the whole
 chain once - link layer (LINKTYPE_DISPATCH), VLAN tags, MPLS label stack, PPPoE session
-and network layer (ETHERTYPE_DISPATCH, PPP_PROTO_DISPATCH), transport (IP_PROTO_DISPATCH) - and fills every layer attribute;
-checksums are only verified when `anomalies` (or `ip_checksum_ok` / `l4_checksum_ok`) is
-read, because summing the payload is the one cost proportional to the packet size.
+and network layer (ETHERTYPE_DISPATCH, PPP_PROTO_DISPATCH), transport (IP_PROTO_DISPATCH) -
+and fills every layer attribute. The commonest shape (Ethernet, IPv4 without options,
+unfragmented, TCP or UDP, lengths sound) takes a fast path instead: the same checks and
+offsets, but the Ethernet, IPv4 and TCP/UDP header objects are only built when read (so
+`.payload` builds none, `.tcp` one); it gives exactly what the walk gives, and any
+register_* replacement of those handlers turns it off. Checksums are only verified when
+`anomalies` (or `ip_checksum_ok` / `l4_checksum_ok`) is read, because summing the payload is
+the one cost proportional to the packet size.
 
 Malformed input never raises: the walk stops at the bad layer, the layers before it stay
 available and an anomaly code (wirekit.anomalies) says why. The length rules are those of the
@@ -115,13 +120,15 @@ class Decoded:
 
     def __getattr__(self, name: str):
         # Only called for attributes not set yet: the first one triggers the decode.
-        if name[:1] == "_":
-            raise AttributeError(name)
         d = self.__dict__
         if "_anoms" not in d:
+            if name[:1] == "_":
+                raise AttributeError(name)
             _decode(self)
             if name in d:
                 return d[name]
+        if name[:1] == "_":
+            raise AttributeError(name)
         if name in ("anomalies", "ip_checksum_ok", "l4_checksum_ok"):
             _verify(self)
             return d[name]
@@ -134,11 +141,6 @@ class Decoded:
         if name == "l4_segment":
             off = d["_l4_off"]
             return None if off is None else self.data[off:d["_ip_end"]]
-        if name == "payload":
-            off, end = d["_pl"]
-            p = self.data[off:end] if end > off else b""
-            d["payload"] = p
-            return p
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def add_anomaly(self, code: str) -> None:
@@ -156,6 +158,7 @@ class Decoded:
     def to_json(self) -> dict:
         """The layers as JSON-able dicts, the form `wirekit dump --json` prints (without the
         per-record keys ts_ns/len/caplen/linktype)."""
+        _materialize(self)
         out: dict = {}
         eth = self.eth
         if eth is not None:
@@ -204,6 +207,7 @@ class Decoded:
 
     def summary_line(self) -> str:
         """One tcpdump-like line: `IP 10.0.0.1.1234 > 10.0.0.2.80: Flags [S], seq 1, ...`."""
+        _materialize(self)
         parts = []
         for t in self.vlan:
             parts.append(f"vlan {t.vid}, p {t.pcp}, ")
@@ -244,6 +248,8 @@ def decode_bytes(data: bytes, linktype: int = 1, wire_len: int | None = None) ->
 
 def _decode(d: Decoded) -> None:
     dd = d.__dict__
+    if d.linktype == 1 and _fast_ipv4(d, dd):
+        return
     dd.update(_LAYER_DEFAULTS)
     dd["vlan"] = []
     dd["mpls"] = []
@@ -260,6 +266,140 @@ def _decode(d: Decoded) -> None:
         d.add_anomaly(A.TRUNCATED_HEADER)
     except DecodeError:
         d.add_anomaly(A.MALFORMED_HEADER)
+
+
+# -- the fast path ---------------------------------------------------------------------------
+# Ethernet + IPv4 without options, unfragmented, lengths sound, + TCP or UDP with sound
+# lengths: the common case. It checks what the walk would check and records the same offsets,
+# but leaves the Ethernet, IPv4 and TCP/UDP header objects to be built on first access (most
+# readers want one layer or the payload). Anything else - and any table entry replaced by a
+# register_* call - takes the walk, so both give identical results.
+
+_FAST_DEFAULTS = {k: v for k, v in _LAYER_DEFAULTS.items() if k not in ("link", "eth", "ip", "tcp", "udp")}
+_FAST_DEFAULTS.update(_ip_off=14, _l4_off=34)
+_FAST_TCP = {**_FAST_DEFAULTS, "udp": None}
+_FAST_UDP = {**_FAST_DEFAULTS, "tcp": None}
+_NOP_NOP_TS = b"\x01\x01\x08\x0a"
+
+
+def _fast_ipv4(d: Decoded, dd: dict) -> bool:
+    data = d.data
+    n = len(data)
+    # EtherType 0x0800, version 4 with IHL 5; MF clear and offset 0 (DF and the reserved bit
+    # may be set).
+    if n < 42 or data[12] != 8 or data[13] or data[14] != 0x45 or data[20] & 0x3F or data[21]:
+        return False
+    total = (data[16] << 8) | data[17]
+    if total < 20 or total > d.wire_len - 14:
+        return False
+    end = 14 + total
+    cap_end = end if end < n else n
+    proto = data[23]
+    if proto == 6:
+        if IP_PROTO_DISPATCH.get(6) is not _tcp:
+            return False
+        doff = (data[46] >> 4) * 4 if n >= 54 else 0
+        if doff < 20 or doff > total - 20 or 34 + doff > cap_end:
+            return False
+        tcp_lazy = doff == 20 or (doff == 32 and data[54:58] == _NOP_NOP_TS)
+        l4_payload_len = total - 20 - doff
+        pl = (34 + doff, cap_end)
+    elif proto == 17:
+        if IP_PROTO_DISPATCH.get(17) is not _udp or total < 28 or cap_end < 42:
+            return False
+        ulen = (data[38] << 8) | data[39]
+        l4_payload_len = total - 28
+        if ulen:
+            if ulen < 8 or ulen > total - 20:
+                return False  # bad_udp_len: the walk records it
+            if ulen - 8 < l4_payload_len:
+                l4_payload_len = ulen - 8
+        pl = (42, min(42 + l4_payload_len, n))
+    else:
+        return False
+    if LINKTYPE_DISPATCH.get(1) is not _link_ethernet or ETHERTYPE_DISPATCH.get(0x0800) is not _ipv4:
+        return False
+    dd.update(_FAST_TCP if proto == 6 else _FAST_UDP)
+    dd["vlan"] = []
+    dd["mpls"] = []
+    anoms = dd["_anoms"] = []
+    dd["_ip_end"] = end
+    dd["_l4_payload_len"] = l4_payload_len
+    dd["_pl"] = pl
+    if proto == 6 and not tcp_lazy:  # options worth a look now: a malformed one is an anomaly
+        tcp = dd["tcp"] = _tcp_at(data, 34)
+        if not tcp.options_ok:
+            anoms.append(A.BAD_TCP_OPTION)
+    return True
+
+
+def _materialize(d: Decoded) -> None:
+    """Decodes, and builds every header the fast path left unbuilt (for readers of all)."""
+    dd = d.__dict__
+    if "_anoms" not in dd:
+        _decode(d)
+    if "ip" not in dd:
+        for name, build in _DEFERRED.items():
+            if name not in dd:
+                build(d, dd)
+
+
+def _deferred_eth(d: Decoded, dd: dict):
+    eth = dd["link"] = dd["eth"] = _eth_at(d.data, 0)
+    return eth
+
+
+def _deferred_ip(d: Decoded, dd: dict):
+    ip = dd["ip"] = _ipv4_at(d.data, 14)
+    return ip
+
+
+def _deferred_tcp(d: Decoded, dd: dict):
+    tcp = dd["tcp"] = _tcp_at(d.data, 34)
+    return tcp
+
+
+def _deferred_udp(d: Decoded, dd: dict):
+    udp = dd["udp"] = _udp_at(d.data, 34)
+    return udp
+
+
+#: Attribute -> builder, for the headers _fast_ipv4 leaves unbuilt (never missing otherwise).
+_DEFERRED = {"link": _deferred_eth, "eth": _deferred_eth, "ip": _deferred_ip,
+             "tcp": _deferred_tcp, "udp": _deferred_udp}
+
+
+def _payload(d: Decoded, dd: dict) -> bytes:
+    off, end = dd["_pl"]
+    p = dd["payload"] = d.data[off:end] if end > off else b""
+    return p
+
+
+class _OnFirstRead:
+    """A Decoded attribute computed on first read and then kept in the instance's __dict__
+    (which, for a descriptor without __set__, wins over it from then on). Cheaper than the
+    __getattr__ fallback, which only runs after a failed lookup has raised."""
+
+    __slots__ = ("name", "compute")
+
+    def __init__(self, name: str, compute: Callable):
+        self.name = name
+        self.compute = compute
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self
+        d = obj.__dict__
+        if "_anoms" not in d:
+            _decode(obj)
+            v = d.get(self.name, d)
+            if v is not d:
+                return v
+        return self.compute(obj, d)
+
+
+for _name, _compute in [*_DEFERRED.items(), ("payload", _payload)]:
+    setattr(Decoded, _name, _OnFirstRead(_name, _compute))
 
 
 def _unknown(d: Decoded, layer: str, number: int, offset: int) -> None:
@@ -672,7 +812,7 @@ def _verify(d: Decoded) -> None:
     dd = d.__dict__
     anoms = list(dd["_anoms"])
     ip_ok = l4_ok = None
-    ip = dd["ip"]
+    ip = d.ip
     data = d.data
     if ip is not None:
         off = dd["_ip_off"]
@@ -684,7 +824,7 @@ def _verify(d: Decoded) -> None:
         end = dd["_ip_end"]
         if l4 is not None and end <= len(data) and not ip.is_fragment:
             seg = data[l4:end]
-            hdr = dd["tcp"] or dd["udp"] or dd["icmp"]
+            hdr = d.tcp or d.udp or d.icmp
             l4_ok = hdr.verify_checksum(ip, seg)
             if not l4_ok:
                 anoms.append(A.BAD_L4_CHECKSUM)
