@@ -31,7 +31,12 @@ an EtherType from a NULL header whose value is no address family, and reports
 `ipv6_routing0_hdr`, `bad_ipv6_option_len`, `too_many_ipv6_ext_headers` and `bad_tcp_option`;
 it reports `frag_too_large` for fragments only (not for a TSO/BIG TCP super-frame). JSON
 `payload_len` is the L4 payload length the IP header implies (tshark's tcp.len, tcpdump's
-"length"), which exceeds `len(payload)` when the capture was cut.
+"length"), which exceeds `len(payload)` when the capture was cut. Under an MPLS stack or a
+PPPoE session that does not carry IP, the Rust summary keeps `l3_offset` at the MPLS/PPPoE
+header; this decoder keeps the labels / session header and makes the bytes after them
+`unknown_payload` ("mpls_payload" / "ppp_protocol"). Neither bounds the IP packet by the
+PPPoE length field (the IP header's length does, as on Ethernet; tcpdump agrees, tshark
+does not).
 
 Extending: `register_ethertype(0x88cc, handler)` with `handler(decoded, data, offset)`,
 `register_ip_proto(132, handler)` with `handler(decoded, data, offset, end)`,
