@@ -394,3 +394,18 @@ def test_data_on_syn_fast_open():
     p.s(SYN | ACK, 5000, 1006)
     p.c(ACK, 1006, 5001)
     assert summary(p.events) == [("open",), ("data", 0, 0, b"early")]
+
+
+def test_total_cap_drops_data_of_connections_not_yet_open():
+    # Half-open connections sending data behind a hole (a memory attack): over the total
+    # cap, the largest pre-handshake buffer is dropped (nothing can be forced out of it).
+    p = Pair(max_buffer_total=100)
+    p.c(SYN, 1000)
+    p.c(ACK, 1011, 0, b"a" * 60)
+    assert p.r.stats()["buffered_bytes"] == 60
+    p.client = ("10.0.0.9", 41000)
+    p.c(SYN, 3000)
+    evs = p.c(ACK, 3011, 0, b"b" * 60)
+    assert summary(evs) == [("anomaly", "tcp_total_buffer_cap")]
+    assert p.r.stats()["buffered_bytes"] == 60
+    assert p.finish() == []

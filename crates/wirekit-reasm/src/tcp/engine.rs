@@ -849,9 +849,11 @@ impl TcpReassembler {
                     return;
                 }
                 CapPolicy::EvictOldest => {
-                    force = true;
+                    // Make room from other connections first; force this direction out only
+                    // when that was not enough.
                     while self.total_buffered + payload.len() > self.cfg.max_buffer_total {
                         if !self.flush_largest(now_ns) {
+                            force = true;
                             break;
                         }
                     }
@@ -892,21 +894,38 @@ impl TcpReassembler {
         h.collect = Collect::No;
     }
 
-    /// Flushes the half holding the most buffered bytes in the table (total-bytes cap).
+    /// Total-bytes cap: frees the halves holding the most buffered bytes, largest first,
+    /// until a quarter of the cap is free (so the scan over the table is amortized over many
+    /// segments). A half is forced out (gap, then data) when its connection is open and
+    /// collected, dropped when not (bytes sent before a handshake completed). Returns false
+    /// when nothing was buffered.
     fn flush_largest(&mut self, now_ns: i64) -> bool {
-        let mut best: Option<(usize, NormKey, usize)> = None;
+        let mut all: Vec<(usize, NormKey, usize)> = Vec::new();
         for (k, c) in self.conns.iter() {
             for (i, h) in c.halves.iter().enumerate() {
-                let b = h.asm.bytes();
-                if b > 0 && best.is_none_or(|(bb, _, _)| b > bb) {
-                    best = Some((b, *k, i));
+                if h.asm.bytes() > 0 {
+                    all.push((h.asm.bytes(), *k, i));
                 }
             }
         }
-        let Some((_, k, i)) = best else { return false };
-        let mut c = self.conns.remove(&k).unwrap();
-        self.deliver(now_ns, &mut c, i, true);
-        self.conns.insert(k, c);
+        if all.is_empty() {
+            return false;
+        }
+        all.sort_unstable_by(|a, b| b.0.cmp(&a.0));
+        let target = self.cfg.max_buffer_total - self.cfg.max_buffer_total / 4;
+        for (_, k, i) in all {
+            let mut c = self.conns.remove(&k).unwrap();
+            if c.opened && c.halves[i].collect == Collect::Yes {
+                self.deliver(now_ns, &mut c, i, true);
+            }
+            let h = &mut c.halves[i];
+            self.total_buffered -= h.asm.bytes();
+            h.asm.clear();
+            self.conns.insert(k, c);
+            if self.total_buffered <= target {
+                break;
+            }
+        }
         true
     }
 
