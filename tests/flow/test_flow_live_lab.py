@@ -4,6 +4,7 @@ tool counted is in an exported record), and the live export reaches a collector.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -59,3 +60,35 @@ def test_live_sigterm_flushes_every_flow(tmp_path):
     assert all(f["end_reason"] == "forced_end" for f in flows)
     # The privileges were dropped: nobody could not remove root's pidfile.
     assert pidfile.exists()
+
+
+def test_live_stdout_reader_leaving_on_a_quiet_link_ends_the_run(tmp_path):
+    """`wirekit flow -i IF --json - | head -1`, then the link goes quiet: the tool notices the
+    closed pipe at its next tick (1 s) and exits 0 without a word, instead of running until
+    some packet makes it write again."""
+    require_lab()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with Lab(2) as lab:
+        a, b = lab.hosts
+        proc = b.spawn([sys.executable, "-m", "wirekit.cli", "flow", "-i", b.ifname, "--json", "-", "-q",
+                        "--idle-timeout", "1", "udp"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+        time.sleep(1.5)  # capturing
+        with a.inside():
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.sendto(b"x" * 10, (b.ipv4, 20000))  # one flow, expiring after 1 s idle
+        finally:
+            s.close()
+        first = proc.stdout.readline()
+        proc.stdout.close()
+        t0 = time.monotonic()
+        try:
+            rc = proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        waited_s = time.monotonic() - t0
+        err = proc.stderr.read()
+    assert json.loads(first)["dst_port"] == 20000
+    assert (rc, err) == (0, b"")
+    assert waited_s < 5

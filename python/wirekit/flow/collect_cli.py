@@ -48,7 +48,12 @@ def decode_capture(path, collector: Collector | None = None) -> tuple[list[dict]
 class _Out:
     def __init__(self, path):
         self.path = path
-        self.f = sys.stdout if path == "-" else open(path, "a", encoding="utf-8")
+        if path == "-":
+            from .output import open_stdout
+
+            self.f = open_stdout()
+        else:
+            self.f = open(path, "a", encoding="utf-8")
 
     def write(self, recs):
         if recs:
@@ -65,6 +70,13 @@ class _Out:
             self.f.close()
         else:
             self.f.flush()
+
+    def reader_gone(self) -> bool:
+        """stdout's reader has closed it (`collect | head` after head is done): see
+        wirekit.flow.output.reader_gone."""
+        from .output import reader_gone
+
+        return self.path == "-" and reader_gone(self.f)
 
 
 def _stats_line(c: Collector) -> str:
@@ -138,6 +150,7 @@ def _collect(args, out: _Out) -> int:
 
     old = {s: signal.signal(s, h) for s, h in ((signal.SIGTERM, _stop), (signal.SIGINT, _stop), (signal.SIGHUP, _hup))}
     sock.settimeout(0.2)
+    gone = False
     n = 0
     last = time.monotonic()
     try:
@@ -149,6 +162,9 @@ def _collect(args, out: _Out) -> int:
                 data, addr = sock.recvfrom(65535)
             except TimeoutError:
                 c.advance(time.time_ns())
+                if out.reader_gone():
+                    gone = True
+                    break
                 if args.timeout is not None and time.monotonic() - last >= args.timeout:
                     break
                 continue
@@ -164,7 +180,11 @@ def _collect(args, out: _Out) -> int:
             signal.signal(s, h)
         c.close()
         sock.close()
-        out.close()
+        if not gone:
+            out.close()
+    if gone:
+        # As when a write fails with EPIPE: wirekit.cli.main exits with status 0, silently.
+        raise BrokenPipeError
     if not args.quiet:
         print(_stats_line(c), file=sys.stderr)
     return 0

@@ -14,7 +14,36 @@ import sys
 
 from .record import FlowRecord
 
-__all__ = ["JsonLinesSink", "CsvSink", "CSV_FIELDS", "CSV_REV_FIELDS", "csv_fields"]
+__all__ = ["JsonLinesSink", "CsvSink", "reader_gone", "CSV_FIELDS", "CSV_REV_FIELDS", "csv_fields"]
+
+
+def reader_gone(f) -> bool:
+    """True when `f` (stdout) is a pipe or socket whose reader has closed it (`... | head`
+    after head is done). Writing would fail with EPIPE, but a tool with nothing to write
+    (a quiet link, an idle collector) would otherwise only find out at its next write, maybe
+    never. Files and terminals never count as gone."""
+    import select
+
+    try:
+        fd = f.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    p = select.poll()
+    p.register(fd, 0)  # POLLERR (pipe without reader) and POLLHUP are reported regardless
+    return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in p.poll(0))
+
+
+def open_stdout():
+    """A buffered text stream of its own on fd 1 (not closing it). sys.stdout is unbuffered
+    under PYTHONUNBUFFERED=1 / -u, and then its write() drops the rest of a short write
+    silently (the reader of a pipe left: no EPIPE, records lost); a BufferedWriter writes
+    everything or raises. Falls back to sys.stdout when it has no file descriptor."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return sys.stdout
+    sys.stdout.flush()
+    return open(fd, "w", encoding="utf-8", newline="", closefd=False)
 
 
 class _FileSink:
@@ -28,7 +57,7 @@ class _FileSink:
         """Opens the path: truncated at start, appended to on reopen (after a rotation the
         path is a new file anyway; without one, nothing written is lost)."""
         if self.path == "-":
-            self._f = sys.stdout
+            self._f = open_stdout()
         else:
             self._f = open(self.path, mode, encoding="utf-8", newline="")
         self._opened()
@@ -45,6 +74,10 @@ class _FileSink:
 
     def flush(self) -> None:
         self._f.flush()
+
+    def reader_gone(self) -> bool:
+        """Writing to stdout whose reader has left (see `reader_gone`)."""
+        return self.path == "-" and self._f is not None and reader_gone(self._f)
 
     def close(self) -> None:
         if self._f is not None:

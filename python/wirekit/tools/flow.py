@@ -14,7 +14,9 @@ Flows expire on packet time (idle/active timeouts, TCP FIN/RST after a short lin
 table, end of input), so replaying a capture gives the same records every run; exports of a
 replay carry the capture's clock. Runs in the foreground (for a service manager): SIGTERM and
 SIGINT flush every open flow before exit, SIGHUP reopens the --json/--csv files. Exit status:
-0 on success, 1 on input/output errors, 2 for usage and filter errors.
+0 on success, 1 on input/output errors, 2 for usage and filter errors. When the reader of
+stdout leaves (`... --json - | head`), the run ends quietly with status 0; exports still get
+every flow.
 """
 
 from __future__ import annotations
@@ -179,15 +181,24 @@ class _Runner:
         if not rows:
             return
         self.flows += len(rows)
+        broken = False
         if self.sinks:
             from ..flow.record import records_from_tuples
 
             records = records_from_tuples(rows, self.args.bidirectional)
-            for s in self.sinks:
-                s.write(records)
-                s.flush()  # a daemon's records are visible as soon as they expire
+            for s in list(self.sinks):
+                try:
+                    s.write(records)
+                    s.flush()  # a daemon's records are visible as soon as they expire
+                except BrokenPipeError:
+                    # `--json - | head`: that reader is done; the other outputs still get
+                    # these records and the final flush.
+                    self.sinks.remove(s)
+                    broken = True
         for e in self.exporters:
             e.export_rows(rows, now_ns)
+        if broken:
+            raise BrokenPipeError
 
     def run(self) -> int:
         from ..flow import FlowMeter
@@ -277,6 +288,10 @@ class _Runner:
                     self.hup = False
                     for s in self.sinks:
                         s.reopen()
+                if batch is _TICK and any(s.reader_gone() for s in self.sinks):
+                    # `flow -i IF --json - | head` on a quiet link: head is done, so stop
+                    # now rather than at the next write (as EPIPE would).
+                    raise BrokenPipeError
                 n = 0 if batch is _TICK else len(batch)
                 if not n:
                     recs = self._advance(meter, time.time_ns()) if live else None
