@@ -386,6 +386,18 @@ impl TcpPipeline {
         Ok(out)
     }
 
+    /// `advance` with the file sink on (live capture: idle connections time out even when
+    /// no packet comes): the records of the connections that ended.
+    fn advance_files(&mut self, now_ns: i64) -> PyResult<Vec<SinkRecord>> {
+        self.p.advance(now_ns);
+        let mut out = Vec::new();
+        let sink = self.sink.as_mut().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
+        let res = sink.handle(self.p.tcp.events(), self.p.tcp.data(), &mut out);
+        self.p.tcp.clear_events();
+        res.map_err(|e| PyOSError::new_err(e.to_string()))?;
+        Ok(out)
+    }
+
     /// `finish` with the file sink on: the records of the connections still open.
     #[pyo3(signature = (now_ns=None))]
     fn finish_files(&mut self, now_ns: Option<i64>) -> PyResult<Vec<SinkRecord>> {

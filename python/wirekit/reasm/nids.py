@@ -39,6 +39,7 @@ import builtins
 import socket
 import struct
 import sys
+import time
 import traceback
 from typing import Any, Callable, Iterator
 
@@ -289,6 +290,16 @@ class Nids:
         the streams still open."""
         r = self._need()
         try:
+            if self._live and hasattr(self._source, "read_batches"):
+                # Wake up every second so idle streams time out on a quiet link.
+                while True:
+                    for batch in self._source.read_batches(1000):
+                        if len(batch):
+                            self._dispatch(r.feed(batch))
+                    now_ns = time.time_ns()
+                    deadline = r.next_deadline()
+                    if deadline is not None and deadline <= now_ns:
+                        self._dispatch(r.advance(now_ns))
             for batch in self._batches():
                 self._dispatch(r.feed(batch))
         except KeyboardInterrupt:
@@ -316,8 +327,8 @@ class Nids:
         if self._source is None:
             raise error("call init() first")
         fileno = getattr(self._source, "fileno", None)
-        if fileno is None:
-            raise error("getfd: this source has no file descriptor")
+        if not self._live or fileno is None:
+            raise error("getfd() is for live captures (init(device=...)): a capture file has nothing to poll")
         return fileno()
 
     # -- events -> libnids callbacks -----------------------------------------------------

@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 from .. import _core
 from ..errors import CaptureFileError, FilterError, PrivilegeError
@@ -132,6 +133,19 @@ def run(args: argparse.Namespace) -> int:
             writer.write(records)
             if error:
                 status = common.fail(TOOL, error)
+        elif not args.read and hasattr(source, "read_batches"):
+            # Live: wake up every second so idle connections time out on a quiet link.
+            packets = 0
+            while True:
+                for batch in source.read_batches(1000):
+                    if len(batch):
+                        writer.write(engine.feed_batch_files(batch))
+                        packets += len(batch)
+                now_ns = time.time_ns()
+                deadline = engine.next_deadline()
+                if deadline is not None and deadline <= now_ns:
+                    writer.write(engine.advance_files(now_ns))
+                progress.update(packets)
         else:
             packets = 0
             for batch in common.filtered_batches(source, program):
