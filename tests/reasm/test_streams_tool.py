@@ -121,3 +121,25 @@ def test_help_is_complete():
     for word in ["-r FILE", "-i IFACE", "-o DIR", "--json", "streams.jsonl", "client_gap_bytes", "timed_out",
                  "--policy", "--midstream", "EXPRESSION"]:
         assert word in text, word
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    try:
+        r = subprocess.run([sys.executable, "-m", "wirekit.cli", "streams", "-r", str(TCP / "three_http_streams.pcap"),
+                            "-o", str(tmp_path / "o")], stderr=slave, stdout=subprocess.DEVNULL, timeout=60)
+    finally:
+        os.close(slave)
+    out = b""
+    try:
+        while chunk := os.read(master, 4096):
+            out += chunk
+    except OSError:
+        pass
+    os.close(master)
+    assert r.returncode == 0
+    # A small file ends before the first redraw; the bar is cleared at the end either way.
+    assert out == b"" or out.startswith(b"\r")

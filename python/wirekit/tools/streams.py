@@ -119,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
         writer = IndexWriter(args.outdir, sys.stdout if args.json else None)
     except OSError as e:
         return common.fail(TOOL, f"cannot write the index in {args.outdir!r}: {e.strerror or e}")
-    progress = common.Progress(source)
+    # Stdout carries nothing unless --json: show the bar whenever stderr is a terminal
+    # (and --json output is not going to the same terminal).
+    show = sys.stderr.isatty() and not (args.json and sys.stdout.isatty())
+    progress = common.Progress(source, enabled=show and bool(getattr(source, "size", None)))
     status = 0
     try:
         if args.read and args.read != "-" and program is None:
