@@ -287,3 +287,37 @@ def test_waits_adapt_to_measured_round_trips_within_the_cap():
                      adaptive=False)
     sc2.rtt_max_ns = 1
     assert sc2._wait(sc2.wait_ns) == 10_000_000_000
+
+
+def test_first_retry_pass_is_timed_per_probe_from_its_own_send():
+    # 8 probes at 1000/s with a burst of 1: one every ms. Nothing answers; the round-trip
+    # allowance is 4 x 1 ms (measured below) -> each retry goes out 4 ms after its own
+    # pass-0 send, not 4 ms after the pass ended, and never above the rate.
+    t = parse_targets(["198.51.100.7"])
+    sc = SynScanner(t, list(range(1, 9)), secret=b"k" * 16, src4=SRC4, rate_pps=1000, burst=1,
+                    retries=1, wait_ns=1_000_000_000, retry_delay_ns=1_000_000_000)
+    sc.MIN_ADAPTIVE_WAIT_NS = 0
+    sent = []  # (now_ns, pass, port)
+    now = 0
+    while not sc.done and now < 3_000_000_000:
+        pass_no = sc.pass_no  # poll_send may end the pass it sends the last probe of
+        for p in sc.poll_send(now, 8):
+            sent.append((now, pass_no, parse_syn(p)[1]))
+        if sc.pass_no == 0 and sc.rtt_max_ns is None and sent:
+            # one reply (port 8 stays unanswered otherwise): a 1 ms round trip
+            d, port, s_, q = next(map(parse_syn, [sc.build_syn(sc.perm[0], 0)]))
+            (r,) = sc.receive(reply(4, d, SRC4, port, s_, q + 1, 0x14), now + 1_000_000)
+        sc.advance(now)
+        now += 250_000
+    first = {port: ts for ts, pn, port in sent if pn == 0}
+    retried = {port: ts for ts, pn, port in sent if pn == 1}
+    assert len(first) == 8 and len(retried) == 7  # the answered probe is not re-sent
+    for port, ts in retried.items():
+        assert ts >= first[port] + 4_000_000  # its own allowance has passed
+    # the retry pass began before pass 0's last probe was 4 ms old
+    assert min(retried.values()) < max(first.values()) + 4_000_000
+    # and the rate holds across both passes: one probe per ms at most
+    times = sorted(ts for ts, _pn, _p in sent)
+    assert all(b - a >= 1_000_000 - 250_000 for a, b in zip(times, times[1:]))
+    assert sc.counts[FILTERED] == 7
+

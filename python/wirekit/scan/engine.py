@@ -262,6 +262,8 @@ class SynScanner:
         self.rtt_max_ns: int | None = None
         self.rtt_samples = 0
         self._order: array.array | None = None  # None: pass 0 walks the permutation
+        # first retry pass: when each listed probe went out on pass 0 (None: untimed pass)
+        self._order_sent_ns: array.array | None = None
         self._templates()
 
     # -- probe identity -------------------------------------------------------------------
@@ -365,7 +367,11 @@ class SynScanner:
         if self.pass_start_ns is None:
             return 0
         now = max(self.pass_start_ns, self.bucket.last_ns or 0)
-        return max(self.pass_start_ns, self.bucket.next_ns(now))
+        dl = max(self.pass_start_ns, self.bucket.next_ns(now))
+        due = self._order_sent_ns
+        if due is not None and self.cursor < len(due):
+            dl = max(dl, due[self.cursor] + self._wait(self.retry_delay_ns))
+        return dl
 
     def poll_send(self, now_ns: int, max_count: int = 256) -> list[bytes]:
         """Up to `max_count` probes due now (fewer when the rate allows fewer)."""
@@ -385,9 +391,13 @@ class SynScanner:
                 self._end_pass(now_ns)
                 break
             i = order[self.cursor] if order is not None else self.perm[self.cursor]
-            self.cursor += 1
             if self.pass_no and self._is_answered(i):
+                self.cursor += 1
                 continue  # answered since this retry pass was planned
+            if self._order_sent_ns is not None and \
+                    now_ns < self._order_sent_ns[self.cursor] + self._wait(self.retry_delay_ns):
+                break  # its pass-0 send has not had its round-trip allowance yet
+            self.cursor += 1
             out.append(self.build_syn(i, self.pass_no))
             budget -= 1
         if self.cursor >= limit and self.end_ns is None and now_ns >= self.pass_start_ns:
@@ -466,9 +476,29 @@ class SynScanner:
                     out.append(base + bit)
         return out
 
+    #: Up to this many unanswered probes, the first retry pass is timed per probe (an
+    #: inverse permutation each, ~1 us); beyond it the pass starts one delay after pass 0.
+    MAX_TIMED_RETRIES = 1 << 16
+
     def _end_pass(self, now_ns: int) -> None:
+        self._order_sent_ns = None
         if self.pass_no < self.retries:
             todo = self._unanswered_indices()
+            if todo and self.pass_no == 0 and self.adaptive and self._chunk_pos and \
+                    len(todo) <= self.MAX_TIMED_RETRIES and len(self._chunk_pos) < self.MAX_CHUNKS:
+                # Each probe is re-sent once its own pass-0 send is a round-trip allowance
+                # old, not when the allowance has passed after the last probe of the pass:
+                # most were sent long ago, so the retry pass starts at once. In pass-0 order
+                # (the keyed permutation's, so still shuffled), which is also due order.
+                pos = sorted((self.perm.index(i), i) for i in todo)
+                cps, cns = self._chunk_pos, self._chunk_ns
+                self._order = array.array("Q", [i for _p, i in pos])
+                self._order_sent_ns = array.array(
+                    "q", [cns[bisect.bisect_right(cps, p) - 1] for p, _i in pos])
+                self.pass_no += 1
+                self.cursor = 0
+                self.pass_start_ns = now_ns
+                return
             if todo:
                 # Retry only the unanswered probes, in a keyed shuffled order (O(unanswered),
                 # not another walk of the whole permutation).
