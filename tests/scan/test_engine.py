@@ -321,3 +321,29 @@ def test_first_retry_pass_is_timed_per_probe_from_its_own_send():
     assert all(b - a >= 1_000_000 - 250_000 for a, b in zip(times, times[1:]))
     assert sc.counts[FILTERED] == 7
 
+
+def test_round_trips_timed_from_capture_timestamps(tmp_path):
+    """With ts_offset_ns, a reply's round trip runs to its capture time, not to when a busy
+    caller got round to it (which would stretch the adaptive waits)."""
+    import wirekit
+    from wirekit.capture.writers import PcapWriter
+
+    sc = _scan_one(ports=(22,))
+    sent_ns = 1_000_000_000
+    probes = {(d, p): (s, q) for d, p, s, q in map(parse_syn, sc.poll_send(sent_ns, 100))}
+    s, q = probes[("198.51.100.7", 22)]
+    path = tmp_path / "reply.pcap"
+    with PcapWriter(str(path), linktype=101) as w:
+        # captured (wall clock) 7 ms after the send, given an offset of -5 s between clocks
+        w.write(data=reply(4, "198.51.100.7", SRC4, 22, s, q + 1, 0x12),
+                ts_ns=sent_ns + 7_000_000 + 5_000_000_000)
+    with wirekit.open(path) as cap:
+        (b,) = list(cap.batches())
+    # handled 200 ms after the send: the round trip is still 7 ms
+    assert [r.state for r in sc.receive_batch(b, sent_ns + 200_000_000, -5_000_000_000)] == [OPEN]
+    assert sc.rtt_max_ns == 7_000_000
+    # without the offset, the call's time is what counts
+    sc2 = _scan_one(ports=(22,))
+    sc2.poll_send(sent_ns, 100)
+    sc2.receive_batch(b, sent_ns + 200_000_000)
+    assert sc2.rtt_max_ns == 200_000_000

@@ -558,9 +558,13 @@ class SynScanner:
             return self._icmp_reply(v, ip, l4, src, now_ns)
         return []
 
-    def receive_batch(self, batch, now_ns: int) -> list[ScanResult]:
+    def receive_batch(self, batch, now_ns: int, ts_offset_ns: int | None = None) -> list[ScanResult]:
         """A captured `_core.Batch`: TCP answers are matched from the Rust decode summaries
-        (no per-packet parsing in Python); ICMP errors go through `receive`."""
+        (no per-packet parsing in Python); ICMP errors go through `receive`.
+
+        ts_offset_ns: when given, the batch's capture timestamps plus this offset are times on
+        the `now_ns` clock; round trips are then timed from them (the kernel's arrival time),
+        not from when this call happened, so a busy caller does not inflate the waits."""
         n = len(batch)
         if not n:
             return []
@@ -578,6 +582,7 @@ class SynScanner:
         ipver, src_col, sport_col, dport_col = s["ip_version"], s["src"], s["src_port"], s["dst_port"]
         ack_col, flags_col, ttl_col, win_col = s["tcp_ack"], s["tcp_flags"], s["ttl"], s["tcp_window"]
         secret = self.secret
+        ts_col = batch.ts_ns() if ts_offset_ns is not None else None
         for m in _ANSWER_RE.finditer(cls):
             i = m.start()
             if proto[i] != 6:
@@ -595,7 +600,11 @@ class SynScanner:
                 self.duplicates += 1
                 continue
             self._mark(idx)
-            self._sample_rtt(idx, now_ns)
+            if ts_col is None:
+                self._sample_rtt(idx, now_ns)
+            else:
+                at = ts_col[i] + ts_offset_ns
+                self._sample_rtt(idx, at if at <= now_ns else now_ns)
             flags = flags_col[i]
             addr = socket.inet_ntop(socket.AF_INET if v == 4 else socket.AF_INET6, raw)
             if flags & 0x04:

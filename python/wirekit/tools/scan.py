@@ -291,6 +291,8 @@ def _run_raw(args, targets, ports) -> int:
             sender = _RawSender(sorted(targets.versions()))
             blaster = scanner.blaster()
         idle_deadline = None
+        # capture timestamps are wall-clock (CLOCK_REALTIME); the scanner runs on monotonic
+        ts_offset_ns = time.monotonic_ns() - time.time_ns()
         while not scanner.done:
             now = time.monotonic_ns()
             if sender is not None:
@@ -310,7 +312,7 @@ def _run_raw(args, targets, ports) -> int:
                 dl = scanner.next_deadline()
                 timeout_ms = 0 if dl is None else max(0, min(50, (dl - now) // 1_000_000))
                 for b in cap.read_batches(int(timeout_ms)):
-                    for r in scanner.receive_batch(b, time.monotonic_ns()):
+                    for r in scanner.receive_batch(b, time.monotonic_ns(), ts_offset_ns):
                         rep.result(r)
                         idle_deadline = None
             if args.listen_only:
