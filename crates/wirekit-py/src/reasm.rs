@@ -71,8 +71,46 @@ type SinkRecord = String;
 
 const SUFFIX: [&str; 2] = [".c2s", ".s2c"];
 
-/// Reads a capture file through the framer with one reused buffer, calling `each(ts_ns,
-/// linktype, data, wire_len)` per record. Returns the number of records.
+/// A read-only private mapping of a whole regular file (unmapped on drop).
+struct Mapped {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mapped {
+    fn new(f: &std::fs::File) -> Option<Mapped> {
+        use std::os::unix::io::AsRawFd;
+        let meta = f.metadata().ok()?;
+        let len = meta.len() as usize;
+        if !meta.is_file() || len == 0 {
+            return None;
+        }
+        // SAFETY: a fresh PROT_READ/MAP_PRIVATE mapping of `len` bytes of an open file; the
+        // slice handed out below never outlives `self`.
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, f.as_raw_fd(), 0) };
+        if ptr == libc::MAP_FAILED {
+            return None;
+        }
+        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
+        Some(Mapped { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: ptr/len describe the live mapping created in `new`.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        unsafe { libc::munmap(self.ptr, self.len) };
+    }
+}
+
+/// Reads a capture file through the framer, calling `each(ts_ns, linktype, data, wire_len)`
+/// per record: a regular file is mapped (the page cache is read in place, no copy), anything
+/// else is read through one reused buffer. Returns (records, error): a damaged or truncated
+/// file stops the reading with the error, after the records before the damage were used.
 fn read_file(
     path: &std::path::Path,
     progress: Option<PyObject>,
@@ -83,9 +121,44 @@ fn read_file(
     let err = |e: std::io::Error| PyOSError::new_err(format!("{}: {e}", path.display()));
     let mut f = std::fs::File::open(path).map_err(err)?;
     let mut framer = Framer::new();
+    let mut records = Vec::with_capacity(8192);
+    let mut frames = 0u64;
+    let mut next_report = 16u64 << 20;
+    let report = |done: u64, frames: u64, next_report: &mut u64| -> PyResult<()> {
+        if let Some(cb) = &progress {
+            if done >= *next_report {
+                *next_report = done + (16 << 20);
+                Python::with_gil(|py| cb.call1(py, (done, frames)))?;
+            }
+        }
+        Ok(())
+    };
+    if let Some(map) = Mapped::new(&f) {
+        let data = map.bytes();
+        let mut pos = 0usize;
+        loop {
+            records.clear();
+            let framed = framer.frame(&data[pos..], &mut records, 8192);
+            for r in &records {
+                let at = pos + r.data_start;
+                each(r.ts_ns, r.linktype, &data[at..at + r.caplen as usize], r.wire_len).map_err(err)?;
+            }
+            frames += records.len() as u64;
+            pos += framed.consumed;
+            if let Some(e) = framed.error {
+                return Ok((frames, Some(format!("{}: {e}", path.display()))));
+            }
+            report(pos as u64, frames, &mut next_report)?;
+            if records.is_empty() && framed.consumed == 0 {
+                if let Err(e) = framer.finish(&data[pos..]) {
+                    return Ok((frames, Some(format!("{}: {e}", path.display()))));
+                }
+                return Ok((frames, None));
+            }
+        }
+    }
     let mut buf: Vec<u8> = vec![0; 1 << 20];
-    let (mut have, mut frames, mut read_total, mut next_report) = (0usize, 0u64, 0u64, 16u64 << 20);
-    let mut records = Vec::with_capacity(4096);
+    let (mut have, mut read_total) = (0usize, 0u64);
     loop {
         if have == buf.len() {
             let n = buf.len();
@@ -99,19 +172,13 @@ fn read_file(
         for r in &records {
             each(r.ts_ns, r.linktype, &buf[r.data_start..r.data_start + r.caplen as usize], r.wire_len).map_err(err)?;
         }
-        if let Some(e) = framed.error {
-            // The records before the damage were used; the caller reports the error.
-            return Ok((frames + records.len() as u64, Some(format!("{}: {e}", path.display()))));
-        }
         frames += records.len() as u64;
+        if let Some(e) = framed.error {
+            return Ok((frames, Some(format!("{}: {e}", path.display()))));
+        }
         buf.copy_within(framed.consumed..have, 0);
         have -= framed.consumed;
-        if let Some(cb) = &progress {
-            if read_total >= next_report {
-                next_report = read_total + (16 << 20);
-                Python::with_gil(|py| cb.call1(py, (read_total, frames)))?;
-            }
-        }
+        report(read_total, frames, &mut next_report)?;
         if n == 0 {
             if let Err(e) = framer.finish(&buf[..have]) {
                 return Ok((frames, Some(format!("{}: {e}", path.display()))));
