@@ -437,7 +437,10 @@ class SynScanner:
                           ttl=self.TTL, window=self.WINDOW, ip_id=self._ip_id)
 
     MAX_CHUNKS = 1 << 20
-    MIN_ADAPTIVE_WAIT_NS = 50_000_000
+    #: Floor of the adaptive waits: round trips are timed from capture timestamps (so they
+    #: are the network's, not this loop's), and a reply may sit up to a ring block timeout
+    #: (1 ms in immediate mode) before it is read; 20 ms leaves a wide margin over both.
+    MIN_ADAPTIVE_WAIT_NS = 20_000_000
 
     def _note_chunk(self, first_pos: int, now_ns: int) -> None:
         if len(self._chunk_pos) < self.MAX_CHUNKS:
@@ -458,7 +461,7 @@ class SynScanner:
 
     def _wait(self, cap_ns: int) -> int:
         """A wait of at most `cap_ns`: four times the slowest round trip seen (at least
-        50 ms) once replies have been timed, else the full `cap_ns` (nothing known yet)."""
+        MIN_ADAPTIVE_WAIT_NS) once replies have been timed, else the full `cap_ns` (nothing known yet)."""
         if not self.adaptive or self.rtt_max_ns is None:
             return cap_ns
         return min(cap_ns, max(4 * self.rtt_max_ns, self.MIN_ADAPTIVE_WAIT_NS))

@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="re-probe unanswered ports N times (default 1)")
     p.add_argument("--wait", type=float, default=1.0, metavar="S",
                    help="wait at most S seconds for replies after the last probe (default 1; "
-                        "shorter when measured round trips allow: 4 x the slowest, >= 50 ms)")
+                        "shorter when measured round trips allow: 4 x the slowest, >= 20 ms)")
     p.add_argument("-S", dest="source", metavar="SRCADDR", help="source address of the probes")
     p.add_argument("--exclude", metavar="CIDR,...", help="never probe these addresses")
     p.add_argument("--exclude-file", metavar="FILE", help="addresses/CIDRs to exclude, one a line")
