@@ -236,7 +236,12 @@ class SynScanner:
         self.retry_delay_ns = wait_ns if retry_delay_ns is None else retry_delay_ns
         self.source_port = source_port
         self.perm = Permutation(self.total, self.secret)
-        self._port_index = {p: i for i, p in enumerate(self.ports)}
+        # port -> its index: an offset for a contiguous ascending list (-p-, 1-1024: no
+        # 65535-entry dict to build before the first probe goes out), else a dict
+        p0 = self.ports[0] if self.ports else 0
+        self._port_base = p0 if self.ports == list(range(p0, p0 + self.nports)) else None
+        self._port_index = {} if self._port_base is not None else {
+            p: i for i, p in enumerate(self.ports)}
         self.answered = bytearray((self.total + 7) // 8)
         self.pass_no = 0
         self.cursor = 0
@@ -285,7 +290,13 @@ class SynScanner:
         return v, a, self.ports[p]
 
     def _index_of(self, version: int, addr: int, port: int) -> int | None:
-        pi = self._port_index.get(port)
+        base = self._port_base
+        if base is not None:
+            pi = port - base
+            if not 0 <= pi < self.nports:
+                return None
+        else:
+            pi = self._port_index.get(port)
         if pi is None:
             return None
         t = self.targets.index_of(version, addr)
