@@ -133,3 +133,22 @@ def test_zeek_conn_log_byte_counts(pcap, log):
 
 def test_midstream_pickup_is_off_by_default():
     assert conn_payloads("missing-syn.pcap") == []
+
+
+def test_one_sided_capture_with_missing_packet():
+    # Only the client side was captured, and its segment 1420:2840 is missing: with midstream
+    # pickup the stream is followed, the hole is a gap (never zero-filled), and the server's
+    # bytes the client acknowledged but the capture never saw are a gap too.
+    evs = list(Reassembler(midstream=True).iter_events(
+        wirekit.open(TCP / "unidirectional_tcp_stream_with_missing_packet.pcap").batches()))
+    gaps = [(int(e.direction), e.offset, e.length) for e in evs if isinstance(e, StreamGap)]
+    assert gaps[0] == (0, 1420, 1420)
+    assert gaps[-1][0] == 1 and gaps[-1][1] == 0
+    first = next(e for e in evs if isinstance(e, StreamData))
+    assert first.offset == 0 and first.data.startswith(b"POST /GetSearchMultipleSuggestions.ashx HTTP/1.1")
+
+
+def test_one_sided_server_capture_imap():
+    got = direction_bytes("sv-tcp-async-imap.pcap", midstream=True)
+    assert got[0] == b""
+    assert got[1].startswith(b"* OK")

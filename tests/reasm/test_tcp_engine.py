@@ -409,3 +409,26 @@ def test_total_cap_drops_data_of_connections_not_yet_open():
     assert summary(evs) == [("anomaly", "tcp_total_buffer_cap")]
     assert p.r.stats()["buffered_bytes"] == 60
     assert p.finish() == []
+
+
+def test_one_sided_capture_client_side_with_midstream():
+    # Only the client's packets were captured: its ACK names the server's ISN + 1.
+    p = Pair(midstream=True)
+    p.c(SYN, 1000)
+    p.c(ACK, 1001, 5001)
+    p.c(ACK, 1001, 5001, b"abc")
+    p.c(ACK, 1007, 5001, b"ghi")
+    p.finish()
+    assert summary(p.events) == [("open", True), ("data", 0, 0, b"abc"), ("gap", 0, 3, 3), ("data", 0, 6, b"ghi"),
+                                 ("closed", "end_of_input")]
+    q = Pair()  # without midstream pickup: nothing, as libnids
+    q.c(SYN, 1000)
+    q.c(ACK, 1001, 5001, b"abc")
+    assert q.finish() == []
+
+
+def test_one_sided_capture_server_side_with_midstream():
+    p = Pair(midstream=True)
+    p.s(SYN | ACK, 5000, 1001)
+    p.s(PSH | ACK, 5001, 1001, b"* OK IMAP\r\n")
+    assert summary(p.events) == [("anomaly", "tcp_midstream_pickup"), ("open", True), ("data", 1, 0, b"* OK IMAP\r\n")]

@@ -566,6 +566,18 @@ impl TcpReassembler {
             self.open(now_ns, c);
         } else if c.state == State::SynSent && from == 0 && f & ACK != 0 && c.halves[1].base_known {
             self.open(now_ns, c);
+        } else if self.cfg.midstream && !c.opened && f & ACK != 0 {
+            // One-sided capture (asymmetric routing, a tap seeing one direction): with
+            // midstream pickup on, the side we see completes the handshake alone. The
+            // client's ACK names the server's ISN + 1; the server's ACK after its SYN/ACK
+            // acknowledges the client's ISN + 1.
+            if from == 0 && c.state == State::SynSent && !c.halves[1].base_known {
+                c.halves[1].set_isn(s.ack.wrapping_sub(1));
+                c.midstream = true;
+                self.open(now_ns, c);
+            } else if from == 1 && c.state == State::SynReceived && c.midstream {
+                self.open(now_ns, c);
+            }
         }
         self.on_segment_body(now_ns, c, from, s)
     }
