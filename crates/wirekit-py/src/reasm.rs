@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use wirekit_reasm::pipeline::{Pipeline, PipelineConfig};
 use wirekit_reasm::policy::{Cidr, OverlapPolicy, PolicyTable};
+use wirekit_reasm::tcp::engine::FxBuild;
 use wirekit_reasm::tcp::{CapPolicy, Delivery, EventKind};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -51,7 +52,7 @@ pub struct TcpPipeline {
 struct FileSink {
     dir: PathBuf,
     flush_bytes: usize,
-    conns: HashMap<u64, SinkConn>,
+    conns: HashMap<u64, SinkConn, FxBuild>,
 }
 
 struct SinkConn {
@@ -230,7 +231,7 @@ impl FileSink {
                     let base = format!("{:06}_{}.{}-{}.{}", e.conn_id, key.0, key.1, key.2, key.3);
                     self.conns.insert(
                         e.conn_id,
-                        SinkConn { base, key, bufs: [Vec::new(), Vec::new()], sizes: [0; 2], gaps: [0; 2], started: [false; 2], first_ts: e.offset as i64 },
+                        SinkConn { base, key, bufs: [Vec::with_capacity(8192), Vec::with_capacity(8192)], sizes: [0; 2], gaps: [0; 2], started: [false; 2], first_ts: e.offset as i64 },
                     );
                 }
                 EventKind::Gap => {
@@ -432,7 +433,7 @@ impl TcpPipeline {
     /// Sends every connection's bytes to files in `dir` (see `feed_batch_files`).
     #[pyo3(signature = (dir, flush_bytes=1<<18))]
     fn open_file_sink(&mut self, dir: PathBuf, flush_bytes: usize) {
-        self.sink = Some(FileSink { dir, flush_bytes, conns: HashMap::new() });
+        self.sink = Some(FileSink { dir, flush_bytes, conns: HashMap::default() });
     }
 
     /// Feeds a batch with the file sink on: data goes to the files; returns one record per
