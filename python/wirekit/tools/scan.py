@@ -139,18 +139,15 @@ def _run_active(args: argparse.Namespace) -> int:
 
 
 def _route(addr: str) -> tuple[str | None, str | None]:
-    """(interface, source address) the kernel would use to reach `addr`."""
-    import subprocess
+    """(interface, source address) the kernel would use to reach `addr` (rtnetlink, as
+    `ip route get` asks: no process to start before the first probe)."""
+    from ..inject.routes import route_get
 
-    fam = "-6" if ":" in addr else "-4"
     try:
-        out = subprocess.run(["ip", fam, "-o", "route", "get", addr], capture_output=True,
-                             text=True, timeout=5).stdout.split()
-    except (OSError, subprocess.TimeoutExpired):
+        r = route_get(addr)
+    except (OSError, ValueError):
         return None, None
-    dev = out[out.index("dev") + 1] if "dev" in out else None
-    src = out[out.index("src") + 1] if "src" in out else None
-    return dev, src
+    return (r.interface or None), (None if r.source is None else str(r.source))
 
 
 def _first_of(targets, version: int) -> str | None:
