@@ -99,6 +99,19 @@ def test_cache_full_victim_is_earliest_deadline_not_lru():
         assert "least recently used" not in text and "i.e. the\n  least recently seen" not in text, path
 
 
+def test_table_cap_holds_with_timeouts_disabled():
+    """idle and active timeouts 0 (flows never expire): max_flows still holds, oldest flow out
+    first, and there is no deadline to wait for."""
+    m = FlowMeter(max_flows=2, idle_timeout_s=0, active_timeout_s=0)
+    out = []
+    for i in range(5):
+        out += m.feed(pk(eth_ipv4("10.0.0.1", "10.0.0.2", 17, udp(100 + i, 9)), i * S))
+    assert len(m) == 2
+    assert [(r.src_port, r.end_reason) for r in out] == [(p, EndReason.LACK_OF_RESOURCES) for p in (100, 101, 102)]
+    assert m.next_deadline() is None and m.advance(10**6 * S) == []
+    assert m.anomalies() == {"flow_table_full": 3}
+
+
 def test_fragments_join_their_datagram_flow():
     first = eth_ipv4("10.0.0.1", "10.0.0.2", 17, udp(4000, 53, b"q" * 24), ip_id=77, mf=True)
     rest = eth_ipv4("10.0.0.1", "10.0.0.2", 17, b"r" * 100, ip_id=77, frag=32)

@@ -19,6 +19,7 @@
 //!   last packet + idle timeout, first packet + active timeout and RST/FIN + linger; ties go
 //!   to the lowest slab slot. Often that is the least recently seen flow, but a flow in its
 //!   FIN linger or near its active timeout leaves before an older idle one (not LRU).
+//!   Flows that never expire (both timeouts 0) come after all others, oldest first.
 //!
 //! Time is packet time only: `now` is the largest timestamp seen so far (or given to
 //! [`Meter::advance`]), so replaying a capture gives the same records every run. Timestamps

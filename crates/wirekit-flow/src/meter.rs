@@ -293,6 +293,11 @@ impl SeededFx {
     }
 }
 
+/// Heap entries from here on are flows without a deadline (idle and active timeouts both 0),
+/// ordered by creation: NEVER + flow number. 2^62 ns after the epoch is the year 2116, so
+/// packet time never reaches them (if it did, they would only lose their order).
+const NEVER: i64 = 1 << 62;
+
 pub struct Meter {
     cfg: Config,
     hasher: SeededFx,
@@ -453,7 +458,8 @@ impl Meter {
     /// Earliest time at which `advance` would expire something (None: nothing open).
     /// May be early (the flow saw packets since), never late.
     pub fn next_deadline(&self) -> Option<i64> {
-        self.timers.peek().map(|(t, _, _)| t)
+        // Entries from NEVER on are flows that never expire (both timeouts 0): no deadline.
+        self.timers.peek().map(|(t, _, _)| t).filter(|&t| t < NEVER)
     }
 
     /// Moves packet time to `now_ns` (never backwards) and expires what is due.
@@ -467,6 +473,9 @@ impl Meter {
 
     fn expire(&mut self, out: &mut Vec<FlowRecord>) {
         let now = self.now_ns;
+        // Entries of never-expiring flows that packet time reached (only past 2^62 ns): put
+        // back after the loop, unchanged, or it would pop them forever. No allocation unless.
+        let mut parked = Vec::new();
         while let Some((t, slot, gen)) = self.timers.peek() {
             if t > now {
                 break;
@@ -477,11 +486,16 @@ impl Meter {
                 continue; // the flow already left
             }
             let (d, reason) = self.deadline(e);
-            if d <= now {
+            if d == i64::MAX {
+                parked.push((t.max(NEVER), slot, gen));
+            } else if d <= now {
                 self.remove(slot, reason, out);
-            } else if d != i64::MAX {
+            } else {
                 self.timers.push((d, slot, gen));
             }
+        }
+        for p in parked {
+            self.timers.push(p);
         }
     }
 
@@ -610,7 +624,8 @@ impl Meter {
     /// The open flow with the earliest real deadline (min of idle, active and linger ends;
     /// ties: lowest slot), found by settling stale timer entries at the top of the heap.
     /// This is the cache-full victim: not LRU, since a lingering or active-timeout-bound flow
-    /// can be due before an older idle one. None when no flow has a finite deadline.
+    /// can be due before an older idle one. Flows that never expire (both timeouts 0) come
+    /// after every other one, oldest created first. None only when the table is empty.
     fn oldest(&mut self) -> Option<u32> {
         while let Some((t, slot, gen)) = self.timers.peek() {
             let e = &self.slab[slot as usize];
@@ -619,11 +634,11 @@ impl Meter {
                 continue;
             }
             let (d, _) = self.deadline(e);
-            if d == t {
+            if d == t || (d == i64::MAX && t >= NEVER) {
                 return Some(slot);
             }
             self.timers.pop();
-            self.timers.push((d, slot, gen));
+            self.timers.push((if d == i64::MAX { NEVER } else { d }, slot, gen));
         }
         None
     }
@@ -661,10 +676,12 @@ impl Meter {
         };
         self.index.insert(hash, i);
         let gen = self.slab[i as usize].gen;
+        // A flow that can never expire (idle and active timeouts both 0) still gets an entry,
+        // so a full table finds a victim in the heap (max_flows holds): at NEVER + creation
+        // number, so those flows leave oldest first.
         let (d, _) = self.deadline(&self.slab[i as usize]);
-        if d != i64::MAX {
-            self.timers.push((d, i, gen));
-        }
+        let t = if d == i64::MAX { NEVER.saturating_add(self.stats.flows_created as i64) } else { d };
+        self.timers.push((t, i, gen));
         i
     }
 }
@@ -832,6 +849,23 @@ mod tests {
         assert_eq!(out[0].key.src_port, 1);
         assert_eq!(out[0].fwd.packets, 2);
         assert_eq!(out[0].end_reason, EndReason::LackOfResources);
+    }
+
+    #[test]
+    fn cache_full_holds_with_timeouts_disabled() {
+        // Idle and active timeouts 0: flows never expire, but max_flows still holds; the
+        // oldest flow goes first (not the freed slot's newcomer).
+        let mut m = Meter::new(Config { max_flows: 2, idle_timeout_ns: 0, active_timeout_ns: 0, ..cfg() });
+        let mut out = vec![];
+        for i in 0..5u16 {
+            m.feed(&pkt(i64::from(i), 100 + i, 9, 0, 40), &mut out);
+        }
+        assert_eq!(m.len(), 2);
+        assert_eq!(m.stats.evicted_cache_full, 3);
+        assert_eq!(out.iter().map(|r| r.key.src_port).collect::<Vec<_>>(), vec![100, 101, 102]);
+        assert_eq!(m.next_deadline(), None);
+        m.advance(i64::MAX - 1, &mut out);
+        assert_eq!(out.len(), 3);
     }
 
     #[test]

@@ -28,7 +28,8 @@ class FlowMeter:
         open flow whose expiry deadline comes first, the earliest of: last packet +
         idle_timeout_s, first packet + active_timeout_s, TCP RST/FIN + fin_linger_s (ties: the
         lowest table slot). That is often the least recently seen flow, but not always: a flow
-        in its FIN linger, or near its active timeout, goes before an older idle one. The
+        in its FIN linger, or near its active timeout, goes before an older idle one; flows
+        that never expire (idle and active timeouts both 0) go last, oldest first. The
         evicted flow ends with EndReason.LACK_OF_RESOURCES (counted in
         stats()["evicted_cache_full"], anomaly flow_table_full).
     bidirectional: RFC 5103 biflows (the reverse direction goes into rev_*).
