@@ -21,7 +21,6 @@ packets without the link header the program was compiled for) and for filters na
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import re
 import select
@@ -315,6 +314,8 @@ class LiveCapture:
     # -- asyncio -------------------------------------------------------------------------
     async def abatches(self) -> AsyncIterator[Batch]:
         """Batches as they arrive, waiting on the running loop (fd registered, no thread)."""
+        import asyncio  # here, not at module level: every `import wirekit` would pay ~40 ms, 11 MB
+
         loop = asyncio.get_running_loop()
         fd = self.fileno()
         ready = asyncio.Event()
