@@ -246,6 +246,8 @@ class TcpPipeline:
         """Sends every connection's bytes to files in `dir`."""
     def feed_batch_files(self, batch: Batch) -> list[str]:
         """Feeds a batch with the file sink on: one streams.jsonl line per connection ended."""
+    def advance_files(self, now_ns: int) -> list[str]:
+        """`advance` with the file sink on (live idle timeouts): the lines of the connections ended."""
     def finish_files(self, now_ns: int | None = None) -> list[str]:
         """`finish` with the file sink on: the lines of the connections still open."""
     def feed_file_count(self, path: str | PathLike[str]) -> tuple[int, int]:
