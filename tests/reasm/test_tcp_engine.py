@@ -432,3 +432,18 @@ def test_one_sided_capture_server_side_with_midstream():
     p.s(SYN | ACK, 5000, 1001)
     p.s(PSH | ACK, 5001, 1001, b"* OK IMAP\r\n")
     assert summary(p.events) == [("anomaly", "tcp_midstream_pickup"), ("open", True), ("data", 1, 0, b"* OK IMAP\r\n")]
+
+
+def test_data_after_fin_is_anomaly_not_stream_data_and_no_gap():
+    # The client's FIN occupies sequence 1001; bytes at 1002 come after the end of its
+    # stream: an anomaly, not delivered, and the FIN's slot is not reported as a gap.
+    p = Pair()
+    p.handshake()
+    assert summary(p.c(ACK, 1001, 5001, b"ab")) == [("data", 0, 0, b"ab")]
+    assert summary(p.c(FIN | ACK, 1003, 5001)) == []
+    assert summary(p.c(PSH | ACK, 1004, 5001, b"xy")) == [("anomaly", "tcp_data_after_fin")]
+    # A retransmission straddling the FIN keeps only its bytes before the FIN (none new).
+    assert summary(p.c(PSH | ACK, 1002, 5001, b"bzz")) == [("anomaly", "tcp_data_after_fin")]
+    assert summary(p.s(FIN | ACK, 5001, 1004)) == [("closed", "fin")]
+    assert stream_bytes(p.events, 0) == b"ab"
+    assert [e for e in summary(p.events) if e[0] == "gap"] == []

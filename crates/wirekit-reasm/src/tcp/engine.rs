@@ -18,7 +18,8 @@
 //!
 //! Exceptions: a new SYN on a tuple whose connection saw a FIN or RST closes it and starts a
 //! new one (connection reuse); a SYN with another ISN on an open connection is an anomaly and
-//! is ignored. What it does not know: the receiver's actual TCP stack (the overlap policy
+//! is ignored. Bytes at or after a direction's FIN are a `tcp_data_after_fin` anomaly and are
+//! not delivered (the FIN's sequence slot is not a gap). What it does not know: the receiver's actual TCP stack (the overlap policy
 //! stands in for it), PAWS/timestamps, urgent data (delivered inline).
 
 use super::assembler::Assembler;
@@ -686,13 +687,22 @@ impl TcpReassembler {
             self.on_ack(now_ns, c, 1 - from, s.ack);
         }
         if !s.payload.is_empty() {
+            let mut payload = s.payload;
             if c.halves[from].fin_seen {
+                // Bytes at or beyond the FIN's sequence slot are not stream data: the FIN
+                // occupies its slot (RFC 793 section 3.3) and a receiver in CLOSE-WAIT or later
+                // discards anything after it (section 3.9). Like libnids and Suricata, they
+                // are an anomaly, never delivered, and the FIN's slot is not a missing byte.
                 let fo = c.halves[from].fin_off as i64;
-                if c.halves[from].offset_of(s.seq) + s.payload.len() as i64 > fo {
+                let off = c.halves[from].offset_of(s.seq);
+                if off + payload.len() as i64 > fo {
                     self.anomaly(anomaly::DATA_AFTER_FIN, Some(c), from as u8, now_ns);
+                    payload = &payload[..(fo - off).clamp(0, payload.len() as i64) as usize];
                 }
             }
-            self.on_data(now_ns, c, from, s.seq, s.payload);
+            if !payload.is_empty() {
+                self.on_data(now_ns, c, from, s.seq, payload);
+            }
         }
         if s.flags & FIN != 0 {
             let h = &mut c.halves[from];
