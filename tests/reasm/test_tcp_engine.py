@@ -447,3 +447,22 @@ def test_data_after_fin_is_anomaly_not_stream_data_and_no_gap():
     assert summary(p.s(FIN | ACK, 5001, 1004)) == [("closed", "fin")]
     assert stream_bytes(p.events, 0) == b"ab"
     assert [e for e in summary(p.events) if e[0] == "gap"] == []
+
+
+def test_rst_window_is_half_open():
+    # RFC 793 section 3.3 / RFC 5961 section 3.2: acceptable when RCV.NXT <= SEG.SEQ <
+    # RCV.NXT + RCV.WND. The client (receiver of the server's RST) acked 5001, window 1000.
+    p = Pair()
+    p.handshake()
+    p.c(ACK, 1001, 5001, window=1000)
+    assert summary(p.s(RST, 5001 + 1000, 0)) == [("anomaly", "tcp_rst_out_of_window")]
+    assert summary(p.s(RST, 5001 + 999, 0)) == [("reset", 1)]
+
+
+def test_rst_with_zero_window_only_at_rcv_nxt():
+    # RFC 793 section 3.3: with RCV.WND = 0 only SEG.SEQ = RCV.NXT is acceptable (a RST too).
+    p = Pair()
+    p.handshake()
+    p.c(ACK, 1001, 5001, window=0)
+    assert summary(p.s(RST, 5002, 0)) == [("anomaly", "tcp_rst_out_of_window")]
+    assert summary(p.s(RST, 5001, 0)) == [("reset", 1)]

@@ -798,10 +798,12 @@ impl TcpReassembler {
             return true;
         }
         let rcv_nxt = if h.ack_seen { h.base_seq.wrapping_add(h.acked_off as u32) } else { h.snd_max };
+        // Half-open [RCV.NXT, RCV.NXT + RCV.WND). A zero window still accepts SEG.SEQ =
+        // RCV.NXT exactly (RFC 793 section 3.3, the RCV.WND = 0 rows of the acceptance table).
         let win = c.halves[1 - from].window.max(1) as i64;
         let d = seq::diff(rcv_nxt, seq_no);
         // Also accept the sender's own next sequence number (it may be ahead of the ACK).
-        (0..=win).contains(&d) || seq_no == h.snd_max
+        (0..win).contains(&d) || seq_no == h.snd_max
     }
 
     fn on_data(&mut self, now_ns: i64, c: &mut Conn, from: usize, s: u32, payload: &[u8]) {
