@@ -268,6 +268,9 @@ class TcpPipeline:
         """Moves time to `now_ns`: timeouts and the events they cause."""
     def next_deadline(self) -> int | None:
         """When `advance` next has work (ns), or None."""
+    @property
+    def last_ts_ns(self) -> int:
+        """Largest frame time fed so far (ns; 0 before any frame)."""
     def finish(self, now_ns: int) -> list[_TcpEventTuple]:
         """End of input: flushes and closes every connection."""
     def counts(self, conn_id: int) -> tuple[tuple[int, int], tuple[int, int]] | None:

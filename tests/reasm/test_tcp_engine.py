@@ -466,3 +466,27 @@ def test_rst_with_zero_window_only_at_rcv_nxt():
     p.c(ACK, 1001, 5001, window=0)
     assert summary(p.s(RST, 5002, 0)) == [("anomaly", "tcp_rst_out_of_window")]
     assert summary(p.s(RST, 5001, 0)) == [("reset", 1)]
+
+
+def test_finish_stamps_close_with_last_packet_time_not_last_event():
+    p = Pair()
+    p.handshake()
+    p.c(ACK, 1001, 5001, b"ab")
+    data_ts = p.now_ns
+    p.s(ACK, 5001, 1003)  # a pure ACK: no event, but it is the last packet fed
+    last_packet_ts = p.now_ns
+    assert last_packet_ts > data_ts
+    evs = p.finish()
+    assert summary(evs) == [("closed", "end_of_input")]
+    assert evs[0].ts_ns == last_packet_ts
+    assert evs[0].last_ts_ns == last_packet_ts
+
+
+def test_finish_explicit_time_and_advance_time():
+    p = Pair()
+    p.handshake()
+    assert [e.ts_ns for e in p.r.finish(now_ns=p.now_ns + 5)] == [p.now_ns + 5]
+    q = Pair()
+    q.handshake()
+    assert q.r.advance(q.now_ns + 7) == []  # before the idle timeout
+    assert [e.ts_ns for e in q.r.finish()] == [q.now_ns + 7]

@@ -562,6 +562,12 @@ impl TcpPipeline {
         self.p.next_deadline()
     }
 
+    /// Largest frame time fed so far (ns; 0 before any frame): the default `finish` time.
+    #[getter]
+    fn last_ts_ns(&self) -> i64 {
+        self.p.last_ts_ns
+    }
+
     fn finish<'py>(&mut self, py: Python<'py>, now_ns: i64) -> PyResult<Bound<'py, PyList>> {
         self.p.finish(now_ns);
         self.take_events(py)

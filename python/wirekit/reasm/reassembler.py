@@ -309,6 +309,8 @@ class Reassembler:
     def advance(self, now_ns: int) -> list[Event]:
         """Runs idle timeouts up to `now_ns`."""
         out: list[Event] = []
+        if now_ns > self._last_ts_ns:
+            self._last_ts_ns = now_ns
         self._convert(self._p.advance(now_ns), out)
         self._dispatch(out)
         return out
@@ -321,16 +323,22 @@ class Reassembler:
         """End of input: delivers queued data (with gaps) and a StreamClosed(reason=
         "end_of_input") for every connection still open, in creation order."""
         out: list[Event] = []
-        self._convert(self._p.finish(self._last_ts_ns if now_ns is None else now_ns), out)
+        # Default: the latest time the engine saw (a frame fed or an `advance`), not the
+        # time of the last event (a closing ACK makes no event but still moves time).
+        self._convert(self._p.finish(self._now_ns() if now_ns is None else now_ns), out)
         self._dispatch(out)
         return out
 
     def set_collect(self, conn_id: int, to_server: bool, to_client: bool) -> list[Event]:
         """Changes which directions of a connection are collected."""
         out: list[Event] = []
-        self._convert(self._p.set_collect(conn_id, to_server, to_client, self._last_ts_ns), out)
+        self._convert(self._p.set_collect(conn_id, to_server, to_client, self._now_ns()), out)
         self._dispatch(out)
         return out
+
+    def _now_ns(self) -> int:
+        """Largest time fed: frame times (in the engine) and `advance` times."""
+        return max(self._p.last_ts_ns, self._last_ts_ns)
 
     def stats(self) -> dict[str, int]:
         """Engine counters (frames, segments, connections, bytes delivered, gap bytes, ...)."""
