@@ -490,3 +490,41 @@ def test_finish_explicit_time_and_advance_time():
     q.handshake()
     assert q.r.advance(q.now_ns + 7) == []  # before the idle timeout
     assert [e.ts_ns for e in q.r.finish()] == [q.now_ns + 7]
+
+
+def _closed_pair(**kw) -> Pair:
+    p = Pair(midstream=True, **kw)
+    p.handshake()
+    p.c(PSH | ACK, 1001, 5001, b"hello")
+    p.s(PSH | ACK, 5001, 1006, b"world")
+    p.c(FIN | ACK, 1006, 5006)
+    assert summary(p.s(FIN | ACK, 5006, 1007)) == [("closed", "fin")]
+    return p
+
+
+def test_late_segments_after_close_open_no_midstream_connection():
+    p = _closed_pair()
+    # The last ACK, a retransmitted request and a retransmitted response, all late.
+    assert summary(p.c(ACK, 1007, 5007)) == []
+    assert summary(p.c(PSH | ACK, 1001, 5001, b"hello")) == []
+    assert summary(p.s(PSH | ACK, 5001, 1006, b"world")) == []
+    assert summary(p.s(FIN | ACK, 5006, 1007)) == []
+    assert p.finish() == []
+    assert p.r.stats()["conns_created"] == 1
+
+
+def test_after_time_wait_or_new_syn_the_tuple_is_free_again():
+    p = _closed_pair()
+    p.now_ns += 61_000_000_000  # past TIME_WAIT: midstream pickup applies again
+    assert summary(p.c(PSH | ACK, 1001, 5001, b"hello")) == [
+        ("anomaly", "tcp_midstream_pickup"), ("open", True), ("data", 0, 0, b"hello")]
+    q = _closed_pair()
+    assert summary(q.c(SYN, 90000)) == []
+    assert summary(q.s(SYN | ACK, 70000, 90001)) == []
+    assert summary(q.c(ACK, 90001, 70001)) == [("open",)]
+
+
+def test_unrelated_sequence_on_closed_tuple_is_picked_up():
+    p = _closed_pair()
+    assert summary(p.c(PSH | ACK, 1_000_000_000, 5007, b"new")) == [
+        ("anomaly", "tcp_midstream_pickup"), ("open", True), ("data", 0, 0, b"new")]

@@ -19,14 +19,17 @@
 //! Exceptions: a new SYN on a tuple whose connection saw a FIN or RST closes it and starts a
 //! new one (connection reuse); a SYN with another ISN on an open connection is an anomaly and
 //! is ignored. Bytes at or after a direction's FIN are a `tcp_data_after_fin` anomaly and are
-//! not delivered (the FIN's sequence slot is not a gap). What it does not know: the receiver's actual TCP stack (the overlap policy
+//! not delivered (the FIN's sequence slot is not a gap). A connection closed by FIN or RST
+//! leaves a tombstone for TIME_WAIT_NS: late segments of it (final ACKs, retransmissions,
+//! sequence numbers in what it used) are ignored instead of opening a midstream connection;
+//! a new SYN clears it. What it does not know: the receiver's actual TCP stack (the overlap policy
 //! stands in for it), PAWS/timestamps, urgent data (delivered inline).
 
 use super::assembler::Assembler;
 use super::seq;
 use super::types::*;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A small multiplicative hasher: the keys are addresses and ports, not attacker-chosen
@@ -140,6 +143,37 @@ fn norm(a: Endpoint, b: Endpoint) -> NormKey {
         NormKey { lo: a, hi: b }
     } else {
         NormKey { lo: b, hi: a }
+    }
+}
+
+/// How long a connection closed by FIN or RST keeps claiming its 4-tuple against midstream
+/// pickup: Linux's TIME_WAIT length (2 * MSL there is 60 s, RFC 9293 section 3.6.1).
+pub const TIME_WAIT_NS: i64 = 60_000_000_000;
+/// Cap on remembered closed connections (oldest forgotten first).
+const MAX_TOMBS: usize = 1 << 16;
+
+/// What a closed connection leaves behind (TIME_WAIT-like): enough to recognise its late
+/// segments (final ACKs, retransmissions) so they do not open a second, midstream connection.
+#[derive(Debug, Clone, Copy)]
+struct Tomb {
+    client: Endpoint,
+    /// Per half (client's, server's): ISN and highest sequence sent + 1.
+    isn: [u32; 2],
+    snd_max: [u32; 2],
+    window: [u32; 2],
+    closed_ts: i64,
+}
+
+impl Tomb {
+    /// A segment from `src` whose sequence number lies in what its sender used, or just
+    /// beyond it (within the peer's window): a late segment of the closed connection.
+    fn claims(&self, now_ns: i64, src: Endpoint, seq_no: u32) -> bool {
+        if now_ns - self.closed_ts > TIME_WAIT_NS {
+            return false;
+        }
+        let i = if src == self.client { 0 } else { 1 };
+        let win = self.window[1 - i].max(65535) as i64;
+        seq::diff(self.isn[i], seq_no) >= 0 && seq::diff(self.snd_max[i], seq_no) <= win
     }
 }
 
@@ -259,6 +293,9 @@ pub struct TcpReassembler {
     conns: ConnTable,
     by_id: HashMap<u64, NormKey, FxBuild>,
     timers: BinaryHeap<Reverse<(i64, u64)>>,
+    /// Recently closed connections by address pair, and their closing order (FIFO expiry).
+    tombs: HashMap<NormKey, Tomb, FxBuild>,
+    tomb_order: VecDeque<(i64, NormKey)>,
     next_id: u64,
     total_buffered: usize,
     pending_decisions: usize,
@@ -274,6 +311,8 @@ impl TcpReassembler {
             conns: ConnTable::default(),
             by_id: HashMap::default(),
             timers: BinaryHeap::new(),
+            tombs: HashMap::default(),
+            tomb_order: VecDeque::new(),
             next_id: 1,
             total_buffered: 0,
             pending_decisions: 0,
@@ -371,6 +410,7 @@ impl TcpReassembler {
             Next::Remove => {
                 self.conns.release_slot(&nk, idx);
                 self.by_id.remove(&c.id);
+                self.bury(now_ns, nk, &c);
                 self.release(&mut c);
             }
             Next::Reuse => {
@@ -396,8 +436,44 @@ impl TcpReassembler {
         }
     }
 
+    /// Remembers a connection closed by FIN or RST (only opened ones: a flood of never
+    /// completed handshakes leaves nothing), capped at MAX_TOMBS, oldest forgotten first.
+    fn bury(&mut self, now_ns: i64, nk: NormKey, c: &Conn) {
+        if !c.opened {
+            return;
+        }
+        while let Some(&(t, k)) = self.tomb_order.front() {
+            if now_ns - t <= TIME_WAIT_NS && self.tomb_order.len() < MAX_TOMBS {
+                break;
+            }
+            self.tomb_order.pop_front();
+            if self.tombs.get(&k).is_some_and(|tb| tb.closed_ts == t) {
+                self.tombs.remove(&k);
+            }
+        }
+        let [a, b] = &c.halves;
+        self.tombs.insert(nk, Tomb {
+            client: c.key.client,
+            isn: [a.isn, b.isn],
+            snd_max: [a.snd_max, b.snd_max],
+            window: [a.window, b.window],
+            closed_ts: now_ns,
+        });
+        self.tomb_order.push_back((now_ns, nk));
+    }
+
     fn new_conn(&mut self, now_ns: i64, nk: NormKey, src: Endpoint, dst: Endpoint, s: &Segment) {
         let syn_only = s.flags & (SYN | ACK | RST) == SYN;
+        if let Some(t) = self.tombs.get(&nk) {
+            if syn_only {
+                // A new SYN reuses the tuple (RFC 9293 section 3.6.1 allows it in TIME_WAIT).
+                self.tombs.remove(&nk);
+            } else if t.claims(now_ns, src, s.seq) {
+                // A late ACK, FIN or retransmission of the connection that just closed.
+                self.stats.ignored_no_conn += 1;
+                return;
+            }
+        }
         // Midstream pickup needs evidence of a live connection: a SYN/ACK or data (a bare
         // ACK or FIN is more often the tail of a connection that just closed).
         let midstream = !syn_only
@@ -543,6 +619,7 @@ impl TcpReassembler {
         if self.closed_by_fin(&c) {
             self.finish_conn(now_ns, &mut c, EventKind::Closed, 0);
             self.by_id.remove(&c.id);
+            self.bury(now_ns, nk, &c);
             self.release(&mut c);
         } else {
             self.conns.insert(nk, c);
