@@ -255,6 +255,19 @@ impl Half {
         self.next_off as i64 + seq::diff(at, s)
     }
 
+    /// Midstream: when this side's ISN was never seen, its first segment defines offset 0.
+    /// Every offset computation needs a known base; an unknown one (base_seq 0) would turn a
+    /// sequence number into a bogus multi-gigabyte gap.
+    #[inline]
+    fn learn_base(&mut self, s: u32) {
+        if !self.base_known {
+            self.base_seq = s;
+            self.isn = s.wrapping_sub(1);
+            self.snd_max = s;
+            self.base_known = true;
+        }
+    }
+
     fn done(&self) -> bool {
         self.fin_seen && (self.collect == Collect::No || self.next_off >= self.fin_off)
     }
@@ -752,13 +765,7 @@ impl TcpReassembler {
             let h = &mut c.halves[from];
             let shift = if c.wscale_ok { h.wscale.unwrap_or(0) } else { 0 };
             h.window = (s.window as u32) << shift;
-            if !h.base_known {
-                // Midstream: this side's first segment defines offset 0.
-                h.base_seq = s.seq;
-                h.isn = s.seq.wrapping_sub(1);
-                h.snd_max = s.seq;
-                h.base_known = true;
-            }
+            h.learn_base(s.seq);
         }
         if s.flags & ACK != 0 {
             self.on_ack(now_ns, c, 1 - from, s.ack);
@@ -854,6 +861,8 @@ impl TcpReassembler {
         }
         if !s.payload.is_empty() && c.opened {
             // Data on a RST (RFC 1122 4.2.2.12 allows diagnostic text): delivered like data.
+            // On a midstream connection this side may not have sent anything yet.
+            c.halves[from].learn_base(s.seq);
             self.on_data(now_ns, c, from, s.seq, s.payload);
         }
         if c.opened {
@@ -1033,7 +1042,9 @@ impl TcpReassembler {
     /// Delivers what is in order. `force`: also skip holes (a Gap event each), and report
     /// bytes known to exist but never seen (up to the FIN or the peer's ACK) as a gap.
     fn deliver(&mut self, now_ns: i64, c: &mut Conn, i: usize, force: bool) {
-        if !c.opened || c.halves[i].collect != Collect::Yes {
+        // Directions no longer collected produce nothing (no data, no gap), and neither does
+        // one whose sequence base is unknown (nothing was placed in it).
+        if !c.opened || c.halves[i].collect != Collect::Yes || !c.halves[i].base_known {
             return;
         }
         let limit = if self.cfg.delivery == Delivery::OnAck && !force {
