@@ -18,8 +18,6 @@ except ImportError as e:  # pragma: no cover - only when the package was not bui
     ) from e
 
 from ._core import Batch, Packet
-from .capture import CaptureFile, LinkType, PcapngWriter, PcapWriter, open_capture
-from .capture.live import open_live
 from .errors import (
     BuildError,
     CaptureFileError,
@@ -30,14 +28,42 @@ from .errors import (
     TruncatedError,
     WirekitError,
 )
-from .privileges import drop_privileges
-from .flow import FlowMeter, FlowRecord
-from .reasm import Reassembler
 
 __version__ = _core.__version__
 
-#: ``wirekit.open(path)`` reads a pcap or pcapng file: iterate it for packets.
-open = open_capture  # noqa: A001 - the name users expect, as in tarfile.open
+# The rest is imported on first use (PEP 562): a tool that reads a file need not pay for
+# asyncio, the reassembler or the flow exporters, and start-up time is a scan's first probe.
+_LAZY = {
+    "CaptureFile": (".capture", "CaptureFile"),
+    "LinkType": (".capture", "LinkType"),
+    "PcapWriter": (".capture", "PcapWriter"),
+    "PcapngWriter": (".capture", "PcapngWriter"),
+    "open_capture": (".capture", "open_capture"),
+    #: ``wirekit.open(path)`` reads a pcap or pcapng file: iterate it for packets.
+    "open": (".capture", "open_capture"),
+    "open_live": (".capture.live", "open_live"),
+    "drop_privileges": (".privileges", "drop_privileges"),
+    "FlowMeter": (".flow", "FlowMeter"),
+    "FlowRecord": (".flow", "FlowRecord"),
+    "Reassembler": (".reasm", "Reassembler"),
+}
+
+
+def __getattr__(name: str):
+    try:
+        module, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'wirekit' has no attribute {name!r}") from None
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Batch",

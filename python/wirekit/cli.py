@@ -17,7 +17,8 @@ SUBCOMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; when `argv` names a subcommand, only that tool's module is imported."""
     import importlib
 
     ap = argparse.ArgumentParser(
@@ -28,7 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap.add_argument("--version", action="version", version=f"wirekit {__version__}")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    only = next((a for a in (argv if argv is not None else sys.argv[1:])[:1] if a in SUBCOMMANDS), None)
     for name, modname in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            continue
         mod = importlib.import_module(f"wirekit.tools.{modname}")
         doc = (mod.__doc__ or "").strip()
         # The summary is the docstring's first sentence, which may wrap over several lines.
@@ -41,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = build_parser()
+    ap = build_parser(argv)
     args = ap.parse_args(argv)
     if not getattr(args, "_run", None):
         ap.print_help()
