@@ -179,27 +179,31 @@ class BannerEngine:
                 cands = self._candidates[(di, data[0])] = self._first_byte_candidates(direction, data[:1])
             st.attach(direction, data, cands)
         out: list[Banner] = []
+        claimed = False
+        tunnel = None
+        # One pass: feed each detector, then note its claim and tunnel (a detector's claim
+        # or tunnel changes only in its own feed, so this equals feeding all, then looking).
         for det in st.detectors:
             wanted = det._wanted
-            if not wanted[di]:
-                continue
-            fed = det._fed
-            budget = det.max_bytes - fed[di]
-            chunk = data if len(data) <= budget else data[:budget]
-            fed[di] += len(chunk)
-            got = det.feed(direction, chunk, ts_ns)
-            if fed[di] >= det.max_bytes and wanted[di]:
-                got += det.finish(direction, ts_ns)
-                det.stop(direction)
-            if got:
-                self._take(st, det, got, out)
-        claimed = False
-        for det in st.detectors:
-            if det.tunnel is not None:
-                return self._finish_banners(st, out) + self._restart(key, st, det.tunnel, ts_ns)
-            c = det._claimed
-            if (c[0] or c[1]) and not det.fallback:
-                claimed = True
+            if wanted[di]:
+                fed = det._fed
+                budget = det.max_bytes - fed[di]
+                chunk = data if len(data) <= budget else data[:budget]
+                fed[di] += len(chunk)
+                got = det.feed(direction, chunk, ts_ns)
+                if fed[di] >= det.max_bytes and wanted[di]:
+                    got += det.finish(direction, ts_ns)
+                    det.stop(direction)
+                if got:
+                    self._take(st, det, got, out)
+            if tunnel is None and det.tunnel is not None:
+                tunnel = det
+            if not claimed:
+                c = det._claimed
+                if (c[0] or c[1]) and not det.fallback:
+                    claimed = True
+        if tunnel is not None:
+            return self._finish_banners(st, out) + self._restart(key, st, tunnel.tunnel, ts_ns)
         if claimed:
             self._exclusive(st)
         if st.pending[0] or st.pending[1]:
@@ -207,7 +211,9 @@ class BannerEngine:
         if not st.refresh():
             self.counters["streams_done"] += 1
             del self._streams[key]
-        return self._finish_banners(st, out)
+        if out:
+            self.counters["banners"] += len(out)
+        return out
 
     def _restart(self, key: Hashable, st: _Stream, early: tuple[bytes, bytes],
                  ts_ns: int) -> list[Banner]:
@@ -284,11 +290,12 @@ class BannerEngine:
         # it: one protocol per direction, and the stream is released as soon as the
         # recognising detector is done. (The other direction stays open to all: an HTTP
         # request may be answered by an SSH server.)
-        for side in _DIRS:
-            owners = [d for d in st.detectors if not d.fallback and d.claims(side)]
+        dets = st.detectors
+        for i, side in ((0, _CLIENT), (1, _SERVER)):
+            owners = [d for d in dets if d._claimed[i] and not d.fallback]
             if owners:
-                for d in st.detectors:
-                    if d not in owners and d.wants(side):
+                for d in dets:
+                    if d._wanted[i] and d not in owners:
                         d.stop(side)
 
     @staticmethod

@@ -39,6 +39,7 @@ from .engine import BannerEngine
 
 __all__ = ["BannerScanner", "scan_capture"]
 
+_NOTHING = (False, False)
 _DIR = {ReasmDirection.TO_SERVER: _CLIENT, ReasmDirection.TO_CLIENT: _SERVER}
 
 
@@ -90,6 +91,8 @@ class BannerScanner:
         collecting = self._collecting
         efeed = eng.feed
         streams = eng._streams
+        r = self.reassembler
+        p = r._p
         for t in raw:
             kind = t[0]
             if kind == 1:  # by far the most frequent
@@ -101,9 +104,14 @@ class BannerScanner:
                 if got:
                     out += got
                 st = streams.get(cid)
-                now = (False, False) if st is None else st.wanted
+                now = _NOTHING if st is None else st.wanted
                 if now != want:
-                    self._set_collect(cid, now)
+                    if now[0] or now[1]:
+                        collecting[cid] = now
+                    else:
+                        del collecting[cid]
+                    # The returned events are for data already queued: none matter now.
+                    p.set_collect(cid, now[0], now[1], max(p.last_ts_ns, r._last_ts_ns))
             elif kind == 0:
                 cid = t[1]
                 v = t[9]
