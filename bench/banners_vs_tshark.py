@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """`wirekit banners -r` against tshark extracting the same banners, on the same pcap, same run.
 
-    python bench/banners_vs_tshark.py /tmp/synth.pcap        # make one with
+    python bench/banners_vs_tshark.py /tmp/synth.pcap [RUNS]  # make one with
     python /work/shared/bench/gen_synth.py /tmp/synth.pcap 2500000
 
 Both extract SSH identification strings, HTTP Server and User-Agent values, per connection
 (`wirekit banners --all`; tshark `-Y 'ssh.protocol or http.server or http.user_agent'`).
-Prints wall and CPU time, packets/s, peak RSS of each process, the ratios, and how many
+With RUNS (default 1), both run RUNS times, alternating, and medians are printed along with
+the load average around each run (the machine may be shared). Prints wall and CPU time, packets/s, peak RSS of each process, the ratios, and how many
 (address, port, banner) triples each found and both found. tshark dissects by port
 (22, 80, ...); wirekit by content, so wirekit may find more on odd ports.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -52,11 +54,24 @@ def main() -> int:
     tshark_cmd = ["tshark", "-r", pcap, "-Y", "ssh.protocol or http.server or http.user_agent",
                   "-T", "fields", "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport",
                   "-e", "ssh.protocol", "-e", "http.server", "-e", "http.user_agent"]
+    runs = int(sys.argv[2]) if len(sys.argv) > 2 else 1
     packets = count_packets(pcap)
-    print(f"{pcap}: {packets} packets")
+    print(f"{pcap}: {packets} packets, {runs} run(s)")
 
-    w_wall, w_cpu, w_rss, w_out = run(wirekit_cmd)
-    t_wall, t_cpu, t_rss, t_out = run(tshark_cmd)
+    w_walls, w_cpus, t_walls, t_cpus = [], [], [], []
+    for k in range(runs):
+        load0 = os.getloadavg()[0]
+        w_wall, w_cpu, w_rss, w_out = run(wirekit_cmd)
+        t_wall, t_cpu, t_rss, t_out = run(tshark_cmd)
+        load1 = os.getloadavg()[0]
+        w_walls.append(w_wall); w_cpus.append(w_cpu); t_walls.append(t_wall); t_cpus.append(t_cpu)
+        print(f"  run {k + 1}: wirekit {w_wall:.2f} s wall {w_cpu:.2f} s CPU | tshark {t_wall:.2f} s wall "
+              f"{t_cpu:.2f} s CPU | ratio {t_wall / w_wall:.1f}x wall {t_cpu / w_cpu:.1f}x CPU | "
+              f"load avg (1 min) {load0:.2f} -> {load1:.2f}")
+    if runs > 1:
+        med = statistics.median
+        w_wall, w_cpu, t_wall, t_cpu = med(w_walls), med(w_cpus), med(t_walls), med(t_cpus)
+        print(f"  medians of {runs} runs:")
 
     ours = set()
     for line in w_out.splitlines():
