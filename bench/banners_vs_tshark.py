@@ -65,6 +65,10 @@ def main() -> int:
         t_wall, t_cpu, t_rss, t_out = run(tshark_cmd)
         load1 = os.getloadavg()[0]
         w_walls.append(w_wall); w_cpus.append(w_cpu); t_walls.append(t_wall); t_cpus.append(t_cpu)
+        # Linux keeps a forked child's pre-exec high-water mark in ru_maxrss, so a later run
+        # (this process then holds earlier outputs) reads higher: keep the lowest reading.
+        w_rss_min = min(w_rss, w_rss_min) if k else w_rss
+        t_rss_min = min(t_rss, t_rss_min) if k else t_rss
         print(f"  run {k + 1}: wirekit {w_wall:.2f} s wall {w_cpu:.2f} s CPU | tshark {t_wall:.2f} s wall "
               f"{t_cpu:.2f} s CPU | ratio {t_wall / w_wall:.1f}x wall {t_cpu / w_cpu:.1f}x CPU | "
               f"load avg (1 min) {load0:.2f} -> {load1:.2f}")
@@ -72,6 +76,8 @@ def main() -> int:
         med = statistics.median
         w_wall, w_cpu, t_wall, t_cpu = med(w_walls), med(w_cpus), med(t_walls), med(t_cpus)
         print(f"  medians of {runs} runs:")
+
+    w_rss, t_rss = w_rss_min, t_rss_min
 
     ours = set()
     for line in w_out.splitlines():
