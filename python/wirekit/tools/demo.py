@@ -187,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
         for title, section in EXTRA_SECTIONS:
             _section(title)
             section(path)
+    except BrokenPipeError:
+        raise  # `wirekit demo | head`: the CLI ends quietly
     except (WirekitError, OSError) as e:
         return common.fail(TOOL, str(e))
     sys.stdout.flush()
