@@ -209,7 +209,8 @@ def test_init_errors():
 
 
 def test_rst_packets_for_kill_have_valid_checksums():
-    from wirekit.reasm.nids import _csum, build_rst
+    from wirekit.reasm.nids import build_rst
+    from wirekit.wire.checksum import internet_checksum as _csum
     p = build_rst(4, "10.0.0.1", 40000, "10.0.0.2", 80, 1234, 5678)
     assert _csum(p[:20]) == 0
     assert p[33] == 0x14 and int.from_bytes(p[24:28], "big") == 1234

@@ -194,22 +194,18 @@ impl Pipeline {
 
     fn defrag_events(&mut self, ts_ns: i64, events: Vec<crate::defrag::DefragEvent>) {
         for e in events {
-            let ev = Event {
-                kind: EventKind::Anomaly,
-                conn_id: 0,
-                key: ConnKey {
+            let ev = connless_event(
+                EventKind::Anomaly,
+                ConnKey {
                     ip_version: e.key.ip_version,
                     client: endpoint(e.key.src, 0),
                     server: endpoint(e.key.dst, 0),
                 },
-                dir: 0,
-                offset: e.frag_offset as u64,
-                len: 0,
-                data_start: 0,
                 ts_ns,
-                flags: 0,
-                anomaly: e.anomaly.code(),
-            };
+                e.frag_offset as u64,
+                0,
+                e.anomaly.code(),
+            );
             self.tcp.push_external(ev, &[]);
         }
     }
@@ -219,22 +215,18 @@ impl Pipeline {
         if self.cfg.emit_ip {
             let l3 = s.l3_offset as usize;
             let end = (l3 + s.ip_len as usize).min(data.len());
-            let ev = Event {
-                kind: EventKind::Ip,
-                conn_id: 0,
-                key: ConnKey {
+            let ev = connless_event(
+                EventKind::Ip,
+                ConnKey {
                     ip_version: s.ip_version,
                     client: endpoint(s.src, s.src_port),
                     server: endpoint(s.dst, s.dst_port),
                 },
-                dir: 0,
-                offset: 0,
-                len: 0,
-                data_start: 0,
                 ts_ns,
-                flags: s.proto as u32,
-                anomaly: "",
-            };
+                0,
+                s.proto as u32,
+                "",
+            );
             self.tcp.push_external(ev, &data[l3.min(end)..end]);
         }
         if s.l4_offset == 0 {
@@ -249,22 +241,18 @@ impl Pipeline {
                     bad = true;
                     if self.cfg.checksum_drop.iter().any(|c| c.contains(s.ip_version, &s.dst)) {
                         self.checksum_dropped += 1;
-                        let ev = Event {
-                            kind: EventKind::Anomaly,
-                            conn_id: 0,
-                            key: ConnKey {
+                        let ev = connless_event(
+                            EventKind::Anomaly,
+                            ConnKey {
                                 ip_version: s.ip_version,
                                 client: endpoint(s.src, s.src_port),
                                 server: endpoint(s.dst, s.dst_port),
                             },
-                            dir: 0,
-                            offset: 0,
-                            len: 0,
-                            data_start: 0,
                             ts_ns,
-                            flags: 0,
-                            anomaly: crate::tcp::anomaly::BAD_CHECKSUM,
-                        };
+                            0,
+                            0,
+                            crate::tcp::anomaly::BAD_CHECKSUM,
+                        );
                         self.tcp.push_external(ev, &[]);
                         return;
                     }
@@ -278,22 +266,18 @@ impl Pipeline {
                 };
                 if s.tcp_flags & (crate::tcp::SYN | crate::tcp::ACK) == crate::tcp::SYN {
                     if let Some(scan) = self.scans.on_syn(ts_ns, s.ip_version, s.src, s.dst, s.dst_port) {
-                        let ev = Event {
-                            kind: EventKind::Anomaly,
-                            conn_id: 0,
-                            key: ConnKey {
+                        let ev = connless_event(
+                            EventKind::Anomaly,
+                            ConnKey {
                                 ip_version: scan.ip_version,
                                 client: endpoint(scan.src, 0),
                                 server: endpoint(scan.dst, scan.dst_port),
                             },
-                            dir: 0,
-                            offset: scan.probes as u64,
-                            len: 0,
-                            data_start: 0,
                             ts_ns,
-                            flags: 0,
-                            anomaly: "tcp_port_scan",
-                        };
+                            scan.probes as u64,
+                            0,
+                            "tcp_port_scan",
+                        );
                         self.tcp.push_external(ev, &[]);
                     }
                 }
@@ -314,22 +298,18 @@ impl Pipeline {
                 self.tcp.push(ts_ns, &seg);
             }
             IPPROTO_UDP if self.cfg.emit_udp => {
-                let ev = Event {
-                    kind: EventKind::Udp,
-                    conn_id: 0,
-                    key: ConnKey {
+                let ev = connless_event(
+                    EventKind::Udp,
+                    ConnKey {
                         ip_version: s.ip_version,
                         client: endpoint(s.src, s.src_port),
                         server: endpoint(s.dst, s.dst_port),
                     },
-                    dir: 0,
-                    offset: 0,
-                    len: 0,
-                    data_start: 0,
                     ts_ns,
-                    flags: 0,
-                    anomaly: "",
-                };
+                    0,
+                    0,
+                    "",
+                );
                 self.tcp.push_external(ev, payload);
             }
             _ => {}
@@ -382,4 +362,10 @@ mod tests {
         assert_eq!(parse_wscale(&[1, 1, 0, 3, 3, 7]), None);
         assert_eq!(parse_wscale(&[3, 9, 7]), None);
     }
+}
+
+/// An event that belongs to no connection (an anomaly, an IP packet, a UDP datagram): no
+/// stream offset of its own, no payload in the event buffer.
+fn connless_event(kind: EventKind, key: ConnKey, ts_ns: i64, offset: u64, flags: u32, anomaly: &'static str) -> Event {
+    Event { kind, conn_id: 0, key, dir: 0, offset, len: 0, data_start: 0, ts_ns, flags, anomaly }
 }

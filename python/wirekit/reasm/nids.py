@@ -127,25 +127,18 @@ class TcpStream:
         return f"<TcpStream {self.addr} state={self.nids_state}>"
 
 
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
-
 def build_rst(ip_version: int, src: str, sport: int, dst: str, dport: int, seq: int, ack: int) -> bytes:
     """An IP packet carrying a TCP RST/ACK (for `kill`)."""
+    from ..wire.checksum import internet_checksum as _csum, pseudo_header_v4, pseudo_header_v6
+
     tcp = struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, 0x14, 0, 0, 0)
     if ip_version == 6:
         s, d = socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst)
-        c = _csum(s + d + struct.pack("!IxxxB", len(tcp), 6) + tcp)
+        c = _csum(pseudo_header_v6(s, d, 6, len(tcp)) + tcp)
         tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
         return struct.pack("!IHBB", 6 << 28, len(tcp), 6, 64) + s + d + tcp
     s, d = socket.inet_aton(src), socket.inet_aton(dst)
-    c = _csum(s + d + struct.pack("!xBH", 6, len(tcp)) + tcp)
+    c = _csum(pseudo_header_v4(s, d, 6, len(tcp)) + tcp)
     tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
     ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, s, d)
     ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
