@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,64 +16,22 @@ import textwrap
 import pytest
 
 from tests.lab.netns import Lab, require_lab
+from tests.lab.nobody import SETPRIV_BASE, WITHOUT_CAPS, run_python
+from tests.lab.nobody import nobody_python as lab_nobody_python
 
 pytestmark = pytest.mark.lab
 
-SETPRIV_BASE = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
 WITH_NET_RAW = ["--inh-caps=-all,+net_raw", "--ambient-caps=-all,+net_raw", "--bounding-set=-all,+net_raw"]
-WITHOUT_CAPS = ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all"]
 
 
 @pytest.fixture(scope="module")
 def nobody_python():
-    """(interpreter, PYTHONPATH) that user nobody can run: this interpreter and wirekit often
-    live under /root (mode 700), so wirekit is copied to a world-readable temporary folder and
-    run with the system python3 when this one is out of nobody's reach."""
-    if shutil.which("setpriv") is None or os.geteuid() != 0:
-        pytest.skip("needs root and setpriv")
-
-    import pathlib
-    import tempfile
-
-    # Not pytest's tmp_path: other pytest runs on the machine prune those folders.
-    root = pathlib.Path(tempfile.mkdtemp(prefix="wirekit-nobody-"))
-    try:
-        found = _nobody_python(root)
-        if isinstance(found, str):
-            pytest.skip(found)
+    """(interpreter, PYTHONPATH) that user nobody can run (tests/lab/nobody.py)."""
+    with lab_nobody_python() as found:
         yield found
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
-def _nobody_python(root) -> tuple[str, str] | str:
-    """(interpreter, PYTHONPATH), or why there is none."""
-    import wirekit
-
-    dest = root / "wirekit"
-    shutil.copytree(os.path.dirname(wirekit.__file__), dest, ignore=shutil.ignore_patterns("__pycache__"))
-    for dirpath, dirnames, filenames in os.walk(root):
-        for d in dirnames:
-            os.chmod(os.path.join(dirpath, d), 0o755)
-        for f in filenames:
-            os.chmod(os.path.join(dirpath, f), 0o644)
-    os.chmod(root, 0o755)  # import lists this folder: read + search (/tmp is searchable)
-    require_lab("setpriv")
-    with Lab(1) as lab:  # probe the way the tests run: `ip netns exec` (its own mount view)
-        for python in (sys.executable, "/usr/bin/python3"):
-            r = _py(lab.hosts[0], "import wirekit._core", prefix=SETPRIV_BASE + WITHOUT_CAPS,
-                    python=(python, str(root)))
-            if r.returncode == 0:
-                return python, str(root)
-            why = r.stderr.strip().splitlines()[-1:] if r.stderr.strip() else [f"status {r.returncode}"]
-    return f"no interpreter that user nobody can run imports wirekit: {why[0]}"
-
-
-def _py(host, code: str, prefix=(), timeout=20, python=None):
-    """Runs `code` in a child Python inside `host`, under `prefix` (setpriv ...)."""
-    interp, path = python or (sys.executable, os.pathsep.join(p for p in sys.path if p))
-    argv = [*prefix, "env", f"PYTHONPATH={path}", interp, "-c", textwrap.dedent(code)]
-    return host.run(argv, check=False, timeout=timeout)
+_py = run_python
 
 
 CAPTURE_AND_SEND = """

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from tests.lab.netns import Lab, require_lab, start_tcpdump, stop_tcpdump
+from tests.lab.nobody import SETPRIV_BASE, nobody_python
 
 pytestmark = pytest.mark.lab
 
@@ -206,11 +207,11 @@ def test_passive_live_capture_lists_services_and_clients():
 
 def test_unprivileged_fallback_is_a_connect_scan_and_says_so():
     require_lab("setpriv")
-    with Lab(2) as lab:
+    with nobody_python() as (python, path), Lab(2) as lab:
         h0, h1 = lab.hosts
         h1.spawn([sys.executable, "-m", "http.server", "8081", "--bind", "::"])
         h1.wait_tcp(8081)
-        r = h0.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *WIREKIT,
+        r = h0.run([*SETPRIV_BASE, "env", f"PYTHONPATH={path}", python, "-m", "wirekit.cli",
                     "scan", "-p", "8079-8082", "--all", "--json", h1.ipv4], timeout=60)
         rows = _json_lines(r.stdout)
         assert "falling back to a TCP connect() scan" in r.stderr
