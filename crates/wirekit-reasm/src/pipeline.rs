@@ -176,16 +176,16 @@ impl Pipeline {
                 self.defrag_events(ts_ns, evs);
             }
             match outcome {
-                Outcome::NotFragment => self.push_datagram(ts_ns, data, &s),
+                Outcome::NotFragment => self.push_datagram(ts_ns, data, &s, true),
                 Outcome::Held | Outcome::Dropped => {}
                 Outcome::Completed(r) => {
                     // The reassembled frame flows on as if it had come whole.
                     let s2 = decode::decode(linktype, &r.frame);
-                    self.push_datagram(ts_ns, &r.frame, &s2);
+                    self.push_datagram(ts_ns, &r.frame, &s2, false);
                 }
             }
         } else {
-            self.push_datagram(ts_ns, data, &s);
+            self.push_datagram(ts_ns, data, &s, true);
         }
         if self.deadline.is_none() {
             self.deadline = self.tcp.next_deadline();
@@ -210,8 +210,9 @@ impl Pipeline {
         }
     }
 
-    /// A complete (unfragmented or reassembled) IP datagram, decoded as `s`.
-    pub fn push_datagram(&mut self, ts_ns: i64, data: &[u8], s: &Summary) {
+    /// A complete (unfragmented or reassembled) IP datagram, decoded as `s`; `is_frame`:
+    /// `data` is the frame given to `push_frame` (not a reassembled copy).
+    pub fn push_datagram(&mut self, ts_ns: i64, data: &[u8], s: &Summary, is_frame: bool) {
         if self.cfg.emit_ip {
             let l3 = s.l3_offset as usize;
             let end = (l3 + s.ip_len as usize).min(data.len());
@@ -293,6 +294,7 @@ impl Pipeline {
                     window: s.tcp_window,
                     wscale,
                     payload,
+                    frame_offset: if is_frame && !payload.is_empty() { Some(p0) } else { None },
                     bad_checksum: bad,
                 };
                 self.tcp.push(ts_ns, &seg);
@@ -356,6 +358,92 @@ mod tests {
         assert_eq!(sum_be_fast(&[0xff; 64]) as u16, checksum::fold(checksum::sum(&[0xff; 64], 0)));
     }
 
+    /// A raw-IPv4 TCP segment (linktype RAW), checksums left zero; `frag` = (offset in
+    /// 8-byte units, more fragments) cuts it into an IPv4 fragment of `tcp_and_payload`.
+    fn ipv4_tcp(sport: u16, dport: u16, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend_from_slice(&sport.to_be_bytes());
+        t.extend_from_slice(&dport.to_be_bytes());
+        t.extend_from_slice(&seq.to_be_bytes());
+        t.extend_from_slice(&ack.to_be_bytes());
+        t.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+        t.extend_from_slice(payload);
+        ipv4(&t, 0, false, 7)
+    }
+
+    fn ipv4(l4: &[u8], frag_units: u16, more: bool, id: u16) -> Vec<u8> {
+        let total = 20 + l4.len();
+        let fo = frag_units | if more { 0x2000 } else { 0 };
+        let mut p = vec![0x45, 0, (total >> 8) as u8, total as u8, (id >> 8) as u8, id as u8, (fo >> 8) as u8, fo as u8, 64, 6, 0, 0];
+        p.extend_from_slice(&[10, 0, 0, 1, 10, 0, 0, 2]);
+        if l4.len() >= 4 && l4[0..2] == 80u16.to_be_bytes() {
+            p[12..20].copy_from_slice(&[10, 0, 0, 2, 10, 0, 0, 1]);
+        }
+        p.extend_from_slice(l4);
+        p
+    }
+
+    /// Runs the frames through a pipeline; per direction, the bytes of the Data events in
+    /// order, and how many of those events were borrowed from the frame.
+    fn streams(frames: &[Vec<u8>], borrow: bool) -> ([Vec<u8>; 2], usize) {
+        let tcp = TcpConfig { borrow_frames: borrow, ..TcpConfig::default() };
+        let mut p = Pipeline::new(PipelineConfig { tcp, verify_checksums: false, ..PipelineConfig::default() });
+        let mut out = [Vec::new(), Vec::new()];
+        let mut borrowed = 0;
+        let mut ts = 1_000_000_000;
+        let mut take = |p: &mut Pipeline, frame: &[u8]| {
+            for e in p.tcp.events() {
+                if e.kind == EventKind::Data {
+                    let src = if e.in_frame { frame } else { p.tcp.data() };
+                    borrowed += e.in_frame as usize;
+                    out[e.dir as usize].extend_from_slice(&src[e.data_start..e.data_start + e.len as usize]);
+                }
+            }
+            p.tcp.clear_events();
+        };
+        for f in frames {
+            ts += 1000;
+            p.push_frame(ts, decode::LINKTYPE_RAW, f, f.len() as u32);
+            take(&mut p, f);
+        }
+        p.finish(ts + 1);
+        take(&mut p, &[]);
+        (out, borrowed)
+    }
+
+    #[test]
+    fn borrowed_frames_give_the_same_streams() {
+        let (c, s) = (1000u32, 5000u32);
+        let (syn, ack, psh) = (0x02, 0x10, 0x18);
+        // The third client segment comes whole as two IPv4 fragments: its bytes live in
+        // the defragmenter's copy, never in a frame.
+        let mut frag_seg = ipv4_tcp(40000, 80, c + 1 + 10, s + 1, psh, b"fragmented!!");
+        let l4 = frag_seg.split_off(20);
+        let frames = vec![
+            ipv4_tcp(40000, 80, c, 0, syn, b""),
+            ipv4_tcp(80, 40000, s, c + 1, syn | ack, b""),
+            ipv4_tcp(40000, 80, c + 1, s + 1, ack, b""),
+            ipv4_tcp(40000, 80, c + 1, s + 1, psh, b"GET / HTTP"),
+            ipv4(&l4[..16], 0, true, 9),
+            ipv4(&l4[16..], 2, false, 9),
+            // Out of order: "world" arrives before "hello ", then a retransmission overlaps.
+            ipv4_tcp(80, 40000, s + 1 + 6, c + 1, psh, b"world"),
+            ipv4_tcp(80, 40000, s + 1, c + 1, psh, b"hello "),
+            ipv4_tcp(80, 40000, s + 1 + 3, c + 1, psh, b"lo world, again"),
+            ipv4_tcp(40000, 80, c + 23, s + 22, 0x11, b""),
+        ];
+        let (copied, none) = streams(&frames, false);
+        let (borrowed, count) = streams(&frames, true);
+        assert_eq!(none, 0);
+        assert_eq!(copied[0], b"GET / HTTPfragmented!!");
+        assert_eq!(copied[1], b"hello world, again");
+        assert_eq!(borrowed, copied);
+        // "GET / HTTP" and ", again" (the new tail of the overlap) came from frames; the
+        // fragment, the queued "world" and "hello " (which found "world" queued, so went
+        // through the queue) were copied.
+        assert_eq!(count, 2);
+    }
+
     #[test]
     fn wscale_option_parsing() {
         assert_eq!(parse_wscale(&[2, 4, 5, 0xb4, 1, 3, 3, 7]), Some(7));
@@ -367,5 +455,5 @@ mod tests {
 /// An event that belongs to no connection (an anomaly, an IP packet, a UDP datagram): no
 /// stream offset of its own, no payload in the event buffer.
 fn connless_event(kind: EventKind, key: ConnKey, ts_ns: i64, offset: u64, flags: u32, anomaly: &'static str) -> Event {
-    Event { kind, conn_id: 0, key, dir: 0, offset, len: 0, data_start: 0, ts_ns, flags, anomaly }
+    Event { kind, conn_id: 0, key, dir: 0, offset, len: 0, data_start: 0, in_frame: false, ts_ns, flags, anomaly }
 }

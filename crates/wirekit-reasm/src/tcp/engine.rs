@@ -374,6 +374,7 @@ impl TcpReassembler {
             offset: 0,
             len: 0,
             data_start: 0,
+            in_frame: false,
             ts_ns,
             flags: 0,
             anomaly: "",
@@ -391,6 +392,7 @@ impl TcpReassembler {
             offset: 0,
             len: 0,
             data_start: 0,
+            in_frame: false,
             ts_ns,
             flags: 0,
             anomaly: code,
@@ -548,7 +550,7 @@ impl TcpReassembler {
             c.halves[0].wscale = s.wscale;
             if !s.payload.is_empty() {
                 // Data on the SYN (TCP Fast Open, RFC 7413): stream offset 0.
-                self.on_data(now_ns, &mut c, 0, s.seq.wrapping_add(1), s.payload);
+                self.on_data(now_ns, &mut c, 0, s.seq.wrapping_add(1), s.payload, s.frame_offset);
             }
         } else {
             self.anomaly(anomaly::MIDSTREAM, Some(&c), from as u8, now_ns);
@@ -724,7 +726,7 @@ impl TcpReassembler {
             c.halves[1].window = s.window as u32;
             self.on_ack(now_ns, c, 0, s.ack);
             if !s.payload.is_empty() {
-                self.on_data(now_ns, c, 1, s.seq.wrapping_add(1), s.payload);
+                self.on_data(now_ns, c, 1, s.seq.wrapping_add(1), s.payload, s.frame_offset);
             }
             return Some(Next::Keep);
         }
@@ -785,7 +787,7 @@ impl TcpReassembler {
                 }
             }
             if !payload.is_empty() {
-                self.on_data(now_ns, c, from, s.seq, payload);
+                self.on_data(now_ns, c, from, s.seq, payload, s.frame_offset);
             }
         }
         if s.flags & FIN != 0 {
@@ -863,7 +865,7 @@ impl TcpReassembler {
             // Data on a RST (RFC 1122 4.2.2.12 allows diagnostic text): delivered like data.
             // On a midstream connection this side may not have sent anything yet.
             c.halves[from].learn_base(s.seq);
-            self.on_data(now_ns, c, from, s.seq, s.payload);
+            self.on_data(now_ns, c, from, s.seq, s.payload, s.frame_offset);
         }
         if c.opened {
             for i in 0..2 {
@@ -892,7 +894,8 @@ impl TcpReassembler {
         (0..win).contains(&d) || seq_no == h.snd_max
     }
 
-    fn on_data(&mut self, now_ns: i64, c: &mut Conn, from: usize, s: u32, payload: &[u8]) {
+    /// `frame_at`: where `payload` starts in the frame being pushed, when it lies there.
+    fn on_data(&mut self, now_ns: i64, c: &mut Conn, from: usize, s: u32, payload: &[u8], frame_at: Option<usize>) {
         let h = &mut c.halves[from];
         let end_seq = s.wrapping_add(payload.len() as u32);
         if seq::lt(h.snd_max, end_seq) {
@@ -907,11 +910,11 @@ impl TcpReassembler {
             self.stats.retransmitted += 1;
             return;
         }
-        let (off, payload) = if off < h.next_off as i64 {
+        let (off, payload, frame_at) = if off < h.next_off as i64 {
             let skip = (h.next_off as i64 - off) as usize;
-            (h.next_off, &payload[skip..])
+            (h.next_off, &payload[skip..], frame_at.map(|at| at + skip))
         } else {
-            (off as u64, payload)
+            (off as u64, payload, frame_at)
         };
         if off - h.next_off > self.cfg.max_ahead_bytes {
             self.anomaly(anomaly::DATA_BEYOND_WINDOW, Some(c), from as u8, now_ns);
@@ -924,8 +927,15 @@ impl TcpReassembler {
             && h.asm.is_empty()
             && self.cfg.delivery == Delivery::Immediate
         {
-            let start = self.data.len();
-            self.data.extend_from_slice(payload);
+            // With `borrow_frames`, bytes still in the caller's frame are not copied.
+            let (start, in_frame) = match frame_at {
+                Some(at) if self.cfg.borrow_frames => (at, true),
+                _ => {
+                    let start = self.data.len();
+                    self.data.extend_from_slice(payload);
+                    (start, false)
+                }
+            };
             let n = payload.len() as u64;
             h.next_off += n;
             h.delivered += n;
@@ -934,6 +944,7 @@ impl TcpReassembler {
             e.offset = off;
             e.len = n;
             e.data_start = start;
+            e.in_frame = in_frame;
             return;
         }
         // Caps: per direction, then overall. EvictOldest makes room by forcing data out

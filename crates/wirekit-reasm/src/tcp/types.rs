@@ -41,6 +41,9 @@ pub struct Segment<'a> {
     /// The window-scale option's shift count, when the segment carried one (RFC 7323).
     pub wscale: Option<u8>,
     pub payload: &'a [u8],
+    /// Where `payload` starts in the frame given to `Pipeline::push_frame`, when it lies
+    /// there (not in a reassembled datagram): lets `TcpConfig::borrow_frames` skip a copy.
+    pub frame_offset: Option<usize>,
     /// The TCP checksum was verified and is wrong.
     pub bad_checksum: bool,
 }
@@ -98,8 +101,12 @@ pub struct Event {
     pub offset: u64,
     /// Byte count (Data, Gap).
     pub len: u64,
-    /// Data events: start of the bytes in the reassembler's output buffer (`data()`).
+    /// Data events: start of the bytes in the reassembler's output buffer (`data()`), or in
+    /// the frame just pushed when `in_frame` is set.
     pub data_start: usize,
+    /// Data events: the bytes were delivered in order straight from the segment and were not
+    /// copied (only with `TcpConfig::borrow_frames`); `data_start` indexes that frame.
+    pub in_frame: bool,
     pub ts_ns: i64,
     pub flags: u32,
     /// Anomaly events: the stable code.
@@ -154,6 +161,10 @@ pub struct TcpConfig {
     pub handshake_timeout_ns: i64,
     /// Segments further than this ahead of the next expected byte are dropped (anomaly).
     pub max_ahead_bytes: u64,
+    /// In-order data still in the caller's frame is not copied into `data()`: its events
+    /// say `in_frame` and point into the frame. For consumers that handle every event
+    /// before the next frame and can keep the frame's bytes (a file sink over a mapping).
+    pub borrow_frames: bool,
 }
 
 impl Default for TcpConfig {
@@ -173,6 +184,7 @@ impl Default for TcpConfig {
             idle_timeout_ns: 600_000_000_000,
             handshake_timeout_ns: 60_000_000_000,
             max_ahead_bytes: 1 << 30,
+            borrow_frames: false,
         }
     }
 }
