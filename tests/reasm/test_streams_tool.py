@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from functools import lru_cache
@@ -143,3 +144,25 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     assert r.returncode == 0
     # A small file ends before the first redraw; the bar is cleared at the end either way.
     assert out == b"" or out.startswith(b"\r")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a tmpfs (root)")
+def test_full_output_filesystem_is_a_clear_error_and_keeps_the_index_true(tmp_path):
+    # A tmpfs with room for 6 inodes (its root, streams.jsonl and 4 stream files): the
+    # third of three_http_streams' connections cannot get its files.
+    out = tmp_path / "small"
+    out.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "nr_inodes=6,size=1m", "tmpfs", str(out)], check=True)
+    try:
+        r = run("-r", str(TCP / "three_http_streams.pcap"), "-o", str(out))
+        assert r.returncode == 1
+        lines = r.stderr.decode().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"wirekit streams: {out}/"), r.stderr
+        assert lines[0].endswith(": No space left on device")
+        rows = [json.loads(line) for line in (out / "streams.jsonl").read_text().splitlines()]
+        assert len(rows) < 3
+        for row in rows:  # what the index says was written, was
+            assert (out / row["client_file"]).stat().st_size == row["client_bytes"]
+            assert (out / row["server_file"]).stat().st_size == row["server_bytes"]
+    finally:
+        subprocess.run(["umount", str(out)], check=True)

@@ -6,10 +6,12 @@ use pyo3::prelude::*;
 mod capture;
 mod decode;
 mod defrag;
+mod file_reader;
 mod flow;
 mod live;
 mod reasm;
 mod scan;
+mod stream_files;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {

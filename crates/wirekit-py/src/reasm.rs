@@ -3,16 +3,14 @@
 //! frozen dataclasses).
 
 use crate::capture::{Batch, Packet};
+use crate::file_reader::read_file;
+use crate::stream_files::{Frame, IndexLine, StreamFiles};
 use pyo3::exceptions::{PyOSError, PyValueError};
-use std::collections::HashMap;
-use std::io::Write;
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use wirekit_reasm::pipeline::{Pipeline, PipelineConfig};
 use wirekit_reasm::policy::{Cidr, OverlapPolicy, PolicyTable};
-use wirekit_reasm::tcp::engine::FxBuild;
 use wirekit_reasm::tcp::{CapPolicy, Delivery, EventKind};
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -44,229 +42,7 @@ fn cidr(s: &str) -> PyResult<Cidr> {
 #[pyclass(module = "wirekit._core", unsendable)]
 pub struct TcpPipeline {
     p: Pipeline,
-    sink: Option<FileSink>,
-}
-
-/// Writes each connection's two directions to files (the `wirekit streams` edge): data
-/// events never cross into Python, only one record per finished connection does.
-struct FileSink {
-    dir: PathBuf,
-    flush_bytes: usize,
-    conns: HashMap<u64, SinkConn, FxBuild>,
-}
-
-struct SinkConn {
-    base: String,
-    key: (String, u16, String, u16),
-    bufs: [Vec<u8>; 2],
-    sizes: [u64; 2],
-    gaps: [u64; 2],
-    started: [bool; 2],
-    first_ts: i64,
-}
-
-/// One finished connection: the `streams.jsonl` fields in order.
-/// One finished connection: its `streams.jsonl` line (a JSON object, no newline). The
-/// strings in it (addresses in text form, file names made of them) need no JSON escaping.
-type SinkRecord = String;
-
-const SUFFIX: [&str; 2] = [".c2s", ".s2c"];
-
-/// A read-only private mapping of a whole regular file (unmapped on drop).
-struct Mapped {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-impl Mapped {
-    fn new(f: &std::fs::File) -> Option<Mapped> {
-        use std::os::unix::io::AsRawFd;
-        let meta = f.metadata().ok()?;
-        let len = meta.len() as usize;
-        if !meta.is_file() || len == 0 {
-            return None;
-        }
-        // SAFETY: a fresh PROT_READ/MAP_PRIVATE mapping of `len` bytes of an open file; the
-        // slice handed out below never outlives `self`.
-        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, f.as_raw_fd(), 0) };
-        if ptr == libc::MAP_FAILED {
-            return None;
-        }
-        unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
-        Some(Mapped { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: ptr/len describe the live mapping created in `new`.
-        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
-    }
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        unsafe { libc::munmap(self.ptr, self.len) };
-    }
-}
-
-/// Reads a capture file through the framer, calling `each(ts_ns, linktype, data, wire_len)`
-/// per record: a regular file is mapped (the page cache is read in place, no copy), anything
-/// else is read through one reused buffer. Returns (records, error): a damaged or truncated
-/// file stops the reading with the error, after the records before the damage were used.
-fn read_file(
-    path: &std::path::Path,
-    progress: Option<PyObject>,
-    mut each: impl FnMut(i64, u32, &[u8], u32) -> std::io::Result<()>,
-) -> PyResult<(u64, Option<String>)> {
-    use std::io::Read;
-    use wirekit_core::framer::Framer;
-    let err = |e: std::io::Error| PyOSError::new_err(format!("{}: {e}", path.display()));
-    let mut f = std::fs::File::open(path).map_err(err)?;
-    let mut framer = Framer::new();
-    let mut records = Vec::with_capacity(8192);
-    let mut frames = 0u64;
-    let mut next_report = 16u64 << 20;
-    let report = |done: u64, frames: u64, next_report: &mut u64| -> PyResult<()> {
-        if let Some(cb) = &progress {
-            if done >= *next_report {
-                *next_report = done + (16 << 20);
-                Python::with_gil(|py| cb.call1(py, (done, frames)))?;
-            }
-        }
-        Ok(())
-    };
-    if let Some(map) = Mapped::new(&f) {
-        let data = map.bytes();
-        let mut pos = 0usize;
-        loop {
-            records.clear();
-            let framed = framer.frame(&data[pos..], &mut records, 8192);
-            for r in &records {
-                let at = pos + r.data_start;
-                each(r.ts_ns, r.linktype, &data[at..at + r.caplen as usize], r.wire_len).map_err(err)?;
-            }
-            frames += records.len() as u64;
-            pos += framed.consumed;
-            if let Some(e) = framed.error {
-                return Ok((frames, Some(format!("{}: {e}", path.display()))));
-            }
-            report(pos as u64, frames, &mut next_report)?;
-            if records.is_empty() && framed.consumed == 0 {
-                if let Err(e) = framer.finish(&data[pos..]) {
-                    return Ok((frames, Some(format!("{}: {e}", path.display()))));
-                }
-                return Ok((frames, None));
-            }
-        }
-    }
-    let mut buf: Vec<u8> = vec![0; 1 << 20];
-    let (mut have, mut read_total) = (0usize, 0u64);
-    loop {
-        if have == buf.len() {
-            let n = buf.len();
-            buf.resize(n * 2, 0); // a record larger than the buffer
-        }
-        let n = f.read(&mut buf[have..]).map_err(err)?;
-        have += n;
-        read_total += n as u64;
-        records.clear();
-        let framed = framer.frame(&buf[..have], &mut records, usize::MAX);
-        for r in &records {
-            each(r.ts_ns, r.linktype, &buf[r.data_start..r.data_start + r.caplen as usize], r.wire_len).map_err(err)?;
-        }
-        frames += records.len() as u64;
-        if let Some(e) = framed.error {
-            return Ok((frames, Some(format!("{}: {e}", path.display()))));
-        }
-        buf.copy_within(framed.consumed..have, 0);
-        have -= framed.consumed;
-        report(read_total, frames, &mut next_report)?;
-        if n == 0 {
-            if let Err(e) = framer.finish(&buf[..have]) {
-                return Ok((frames, Some(format!("{}: {e}", path.display()))));
-            }
-            break;
-        }
-    }
-    Ok((frames, None))
-}
-
-fn addr_text(v: u8, a: &[u8; 16]) -> String {
-    if v == 6 {
-        Ipv6Addr::from(*a).to_string()
-    } else {
-        Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()
-    }
-}
-
-fn flush_to(dir: &std::path::Path, c: &mut SinkConn, d: usize) -> std::io::Result<()> {
-    let path = dir.join(format!("{}{}", c.base, SUFFIX[d]));
-    let mut f = if c.started[d] {
-        std::fs::OpenOptions::new().append(true).open(&path)?
-    } else {
-        std::fs::File::create(&path)?
-    };
-    f.write_all(&c.bufs[d])?;
-    c.started[d] = true;
-    c.bufs[d].clear();
-    Ok(())
-}
-
-impl FileSink {
-    fn handle(&mut self, events: &[wirekit_reasm::tcp::Event], data: &[u8], out: &mut Vec<SinkRecord>) -> std::io::Result<()> {
-        for e in events {
-            match e.kind {
-                EventKind::Data => {
-                    if let Some(c) = self.conns.get_mut(&e.conn_id) {
-                        let d = e.dir as usize;
-                        c.bufs[d].extend_from_slice(&data[e.data_start..e.data_start + e.len as usize]);
-                        c.sizes[d] += e.len;
-                        if c.bufs[d].len() >= self.flush_bytes {
-                            flush_to(&self.dir, c, d)?;
-                        }
-                    }
-                }
-                EventKind::Opened => {
-                    let k = &e.key;
-                    let key = (addr_text(k.ip_version, &k.client.addr), k.client.port, addr_text(k.ip_version, &k.server.addr), k.server.port);
-                    let base = format!("{:06}_{}.{}-{}.{}", e.conn_id, key.0, key.1, key.2, key.3);
-                    self.conns.insert(
-                        e.conn_id,
-                        SinkConn { base, key, bufs: [Vec::with_capacity(8192), Vec::with_capacity(8192)], sizes: [0; 2], gaps: [0; 2], started: [false; 2], first_ts: e.offset as i64 },
-                    );
-                }
-                EventKind::Gap => {
-                    if let Some(c) = self.conns.get_mut(&e.conn_id) {
-                        c.gaps[e.dir as usize] += e.len;
-                    }
-                }
-                EventKind::Closed | EventKind::Reset | EventKind::TimedOut | EventKind::EndOfInput => {
-                    if let Some(mut c) = self.conns.remove(&e.conn_id) {
-                        flush_to(&self.dir, &mut c, 0)?;
-                        flush_to(&self.dir, &mut c, 1)?;
-                        let state = match e.kind {
-                            EventKind::Closed => "closed",
-                            EventKind::Reset => "reset",
-                            EventKind::TimedOut => "timed_out",
-                            _ => "open",
-                        };
-                        out.push(format!(
-                            concat!(
-                                "{{\"client\":\"{}\",\"client_port\":{},\"server\":\"{}\",\"server_port\":{},",
-                                "\"client_file\":\"{}{}\",\"server_file\":\"{}{}\",\"client_bytes\":{},\"server_bytes\":{},",
-                                "\"state\":\"{}\",\"client_gap_bytes\":{},\"server_gap_bytes\":{},",
-                                "\"first_ts_ns\":{},\"last_ts_ns\":{}}}"
-                            ),
-                            c.key.0, c.key.1, c.key.2, c.key.3,
-                            c.base, SUFFIX[0], c.base, SUFFIX[1],
-                            c.sizes[0], c.sizes[1], state, c.gaps[0], c.gaps[1], c.first_ts, e.offset as i64,
-                        ));
-                    }
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
+    sink: Option<StreamFiles>,
 }
 
 const KIND_CODES: [(EventKind, u8); 10] = [
@@ -287,6 +63,17 @@ fn kind_code(k: EventKind) -> u8 {
 }
 
 impl TcpPipeline {
+    /// Hands the pending events to the file sink; the index lines of the connections that
+    /// ended, once their files are written.
+    fn sink_events(&mut self) -> PyResult<Vec<IndexLine>> {
+        let mut out = Vec::new();
+        let sink = self.sink.as_mut().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
+        let res = sink.handle(self.p.tcp.events(), self.p.tcp.data(), &Frame { bytes: &[], map: None });
+        self.p.tcp.clear_events();
+        res.and_then(|()| sink.drain(&mut out)).map_err(PyOSError::new_err)?;
+        Ok(out)
+    }
+
     fn take_events<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let out = PyList::empty(py);
         let data = self.p.tcp.data();
@@ -430,53 +217,54 @@ impl TcpPipeline {
         count
     }
 
-    /// Sends every connection's bytes to files in `dir` (see `feed_batch_files`).
+    /// Sends every connection's bytes to files in `dir` (see `feed_batch_files`); a
+    /// direction goes to the writer once `flush_bytes` are buffered, or when it ends.
     #[pyo3(signature = (dir, flush_bytes=1<<18))]
-    fn open_file_sink(&mut self, dir: PathBuf, flush_bytes: usize) {
-        self.sink = Some(FileSink { dir, flush_bytes, conns: HashMap::default() });
+    fn open_file_sink(&mut self, dir: PathBuf, flush_bytes: usize) -> PyResult<()> {
+        let sink = StreamFiles::open(&dir, flush_bytes).map_err(|e| PyOSError::new_err(format!("{}: {e}", dir.display())))?;
+        self.sink = Some(sink);
+        Ok(())
     }
 
-    /// Feeds a batch with the file sink on: data goes to the files; returns one record per
-    /// connection that ended (the streams.jsonl fields, in order).
-    fn feed_batch_files(&mut self, py: Python<'_>, batch: &Bound<'_, Batch>) -> PyResult<Vec<SinkRecord>> {
+    /// Feeds a batch with the file sink on: data goes to the files; returns one index line
+    /// per connection that ended (its files are written by then).
+    fn feed_batch_files(&mut self, py: Python<'_>, batch: &Bound<'_, Batch>) -> PyResult<Vec<IndexLine>> {
         let b = batch.get();
         let buf = b.buf.bind(py).as_bytes();
         let mut out = Vec::new();
         let sink = self.sink.as_mut().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
+        // In-order bytes are taken from the frame while it is at hand (see `StreamFiles`).
+        self.p.tcp.cfg.borrow_frames = true;
+        let mut res = Ok(());
         for r in &b.records {
-            self.p.push_frame(r.ts_ns, r.linktype, b.record_data(buf, r), r.wire_len);
+            let bytes = b.record_data(buf, r);
+            self.p.push_frame(r.ts_ns, r.linktype, bytes, r.wire_len);
             if !self.p.tcp.events().is_empty() {
-                let res = sink.handle(self.p.tcp.events(), self.p.tcp.data(), &mut out);
+                res = sink.handle(self.p.tcp.events(), self.p.tcp.data(), &Frame { bytes, map: None });
                 self.p.tcp.clear_events();
-                res.map_err(|e| PyOSError::new_err(e.to_string()))?;
+                if res.is_err() {
+                    break;
+                }
             }
         }
+        self.p.tcp.cfg.borrow_frames = false;
+        res.and_then(|()| sink.drain(&mut out)).map_err(PyOSError::new_err)?;
         Ok(out)
     }
 
     /// `advance` with the file sink on (live capture: idle connections time out even when
-    /// no packet comes): the records of the connections that ended.
-    fn advance_files(&mut self, now_ns: i64) -> PyResult<Vec<SinkRecord>> {
+    /// no packet comes): the index lines of the connections that ended.
+    fn advance_files(&mut self, now_ns: i64) -> PyResult<Vec<IndexLine>> {
         self.p.advance(now_ns);
-        let mut out = Vec::new();
-        let sink = self.sink.as_mut().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
-        let res = sink.handle(self.p.tcp.events(), self.p.tcp.data(), &mut out);
-        self.p.tcp.clear_events();
-        res.map_err(|e| PyOSError::new_err(e.to_string()))?;
-        Ok(out)
+        self.sink_events()
     }
 
-    /// `finish` with the file sink on: the records of the connections still open.
+    /// `finish` with the file sink on: the index lines of the connections still open.
     #[pyo3(signature = (now_ns=None))]
-    fn finish_files(&mut self, now_ns: Option<i64>) -> PyResult<Vec<SinkRecord>> {
+    fn finish_files(&mut self, now_ns: Option<i64>) -> PyResult<Vec<IndexLine>> {
         let now = now_ns.unwrap_or(self.p.last_ts_ns);
         self.p.finish(now);
-        let mut out = Vec::new();
-        let sink = self.sink.as_mut().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
-        let res = sink.handle(self.p.tcp.events(), self.p.tcp.data(), &mut out);
-        self.p.tcp.clear_events();
-        res.map_err(|e| PyOSError::new_err(e.to_string()))?;
-        Ok(out)
+        self.sink_events()
     }
 
     /// Reads a whole pcap/pcapng file in Rust (a reused 1 MiB buffer, the sans-IO framer)
@@ -485,11 +273,11 @@ impl TcpPipeline {
     fn feed_file_count(&mut self, path: PathBuf) -> PyResult<(u64, u64)> {
         let mut events = 0u64;
         let p = &mut self.p;
-        let (frames, error) = read_file(&path, None, |ts, lt, data, wl| {
+        let (frames, error) = read_file(&path, None, |ts, lt, data, wl, _| {
             p.push_frame(ts, lt, data, wl);
             events += p.tcp.events().len() as u64;
             p.tcp.clear_events();
-            Ok(())
+            Ok::<(), String>(())
         })?;
         if let Some(e) = error {
             return Err(PyValueError::new_err(e));
@@ -498,23 +286,29 @@ impl TcpPipeline {
     }
 
     /// `feed_batch_files` over a whole file read in Rust (no Python per batch). `progress`,
-    /// when given, is called with (bytes read, frames) about every 16 MiB. Returns (records,
-    /// frames, error): a damaged or truncated file stops the reading with `error` set, after
-    /// the frames before the damage were used.
+    /// when given, is called with (bytes read, frames) about every 16 MiB. Returns (index
+    /// lines, frames, error): a damaged or truncated file, or a failed write, stops the
+    /// reading with `error` set, after the frames before it were used and their lines kept.
     #[pyo3(signature = (path, progress=None))]
-    fn feed_file_files(&mut self, path: PathBuf, progress: Option<PyObject>) -> PyResult<(Vec<SinkRecord>, u64, Option<String>)> {
+    fn feed_file_files(&mut self, path: PathBuf, progress: Option<PyObject>) -> PyResult<(Vec<IndexLine>, u64, Option<String>)> {
         let mut out = Vec::new();
         let sink = self.sink.as_mut().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
         let p = &mut self.p;
-        let (frames, error) = read_file(&path, progress, |ts, lt, data, wl| {
-            p.push_frame(ts, lt, data, wl);
+        p.tcp.cfg.borrow_frames = true;
+        let read = read_file(&path, progress, |ts, lt, bytes, wl, map| {
+            p.push_frame(ts, lt, bytes, wl);
             if !p.tcp.events().is_empty() {
-                let res = sink.handle(p.tcp.events(), p.tcp.data(), &mut out);
+                let res = sink.handle(p.tcp.events(), p.tcp.data(), &Frame { bytes, map });
                 p.tcp.clear_events();
                 res?;
             }
             Ok(())
-        })?;
+        });
+        p.tcp.cfg.borrow_frames = false;
+        let (frames, mut error) = read?;
+        if let Err(e) = sink.drain(&mut out) {
+            error.get_or_insert(e);
+        }
         Ok((out, frames, error))
     }
 

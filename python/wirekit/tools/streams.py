@@ -73,9 +73,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 class IndexWriter:
-    """Writes streams.jsonl (and, with --json, standard output) from the engine's records of
-    finished connections. The stream bytes themselves go to the files inside the engine's
-    file sink (one Rust call per batch; no Python per segment)."""
+    """Writes streams.jsonl (and, with --json, standard output) from the engine's index lines
+    of finished connections. The stream bytes themselves go to the files inside the engine's
+    file sink (one Rust call per batch, a writer thread; no Python per segment)."""
 
     def __init__(self, outdir: str, json_out):
         self.index = open(os.path.join(outdir, "streams.jsonl"), "w", encoding="utf-8")
@@ -114,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
     engine = _core.TcpPipeline(policy=policy, verify_checksums=False, delivery="on_ack" if args.on_ack else "immediate",
                                midstream=args.midstream, idle_timeout_ns=int(args.idle_timeout * 1e9),
                                max_conns=max(1, args.max_conns))
-    engine.open_file_sink(args.outdir)
     try:
+        engine.open_file_sink(args.outdir)
         writer = IndexWriter(args.outdir, sys.stdout if args.json else None)
     except OSError as e:
         return common.fail(TOOL, f"cannot write the index in {args.outdir!r}: {e.strerror or e}")
@@ -166,7 +166,11 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
     try:
         writer.write(engine.finish_files())
-        writer.close()
     except OSError as e:
-        return common.fail(TOOL, f"writing streams: {e.strerror or e}")
+        # A failed write was reported where it happened; the index keeps every connection
+        # whose files were written before it.
+        if status == 0:
+            status = common.fail(TOOL, f"writing streams: {e.strerror or e}")
+    finally:
+        writer.close()
     return status
