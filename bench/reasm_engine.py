@@ -4,11 +4,12 @@
   (a) wirekit's engine collecting every stream's data, counting bytes, no Python per segment
       vs libnids doing the same (bench/reasm_libnids.c, built here against libnids-dev);
       target >= 1.5x libnids' packets/s.
-  (b) `wirekit streams -r F -o DIR` vs `tcpflow -r F -o DIR` (files per direction);
+  (b) `wirekit streams -r F -o DIR` vs `tcpflow -r F -o DIR` (files per direction), on
+      tmpfs, the two taking turns each round; prints the stream bytes each wrote;
       target >= 5x tcpflow.
   (c) the Python callback path: Reassembler + a callback per StreamData event.
 
-usage: bench/reasm_engine.py [PCAP] [--rounds N] [--skip-peers]
+usage: bench/reasm_engine.py [PCAP] [--rounds N] [--parts abc] [--skip-peers]
   PCAP defaults to /tmp/reasm_synth.pcap (made with /work/shared/bench/gen_synth.py if absent).
 Installs libnids-dev and tcpflow with apt-get when missing (root). Prints packets/s per tool
 (median of N whole-process runs), wall-clock and per CPU-second (user + system of the child:
@@ -123,6 +124,7 @@ def main() -> int:
     ap.add_argument("pcap", nargs="?", default="/tmp/reasm_synth.pcap")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-peers", action="store_true")
+    ap.add_argument("--parts", default="abc", help="which measurements to run (default: abc)")
     ap.add_argument("--worker", nargs=2, metavar=("MODE", "PCAP"), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
@@ -151,6 +153,17 @@ def main() -> int:
         print(f"  ratio {a_} / {b_}: {res[a_] / res[b_]:.2f}x wall, {cpu_res[a_] / cpu_res[b_]:.2f}x CPU "
               f"(target >= {target}x)")
 
+    if "a" in a.parts:
+        part_a(a, peers, me, record, ratio, outs)
+    if "b" in a.parts:
+        part_b(a, peers, n)
+    if "c" in a.parts:
+        print("(c) Python callback per data event")
+        record("wirekit Reassembler + callback", me + ["callback", a.pcap])
+    return 0
+
+
+def part_a(a, peers, me, record, ratio, outs) -> None:
     print("(a) reassembly collecting all stream data, counting bytes")
     record("wirekit engine", me + ["engine", a.pcap])
     record("wirekit engine, Python batches", me + ["engine-batches", a.pcap])
@@ -160,25 +173,51 @@ def main() -> int:
         wb, lb = json.loads(outs["wirekit engine"])["bytes"], json.loads(outs["libnids (C)"])["bytes"]
         print(f"  stream bytes: wirekit {wb}, libnids {lb}")
 
+
+def part_b(a, peers, n: int) -> None:
     print("(b) per-connection files: wirekit streams vs tcpflow")
     # Output on tmpfs when there is one: the tools' work is measured, not the disk's metadata
     # speed (creating and deleting ~10^5 files on a slow disk takes minutes either way).
     out = tempfile.mkdtemp(prefix="reasm_bench_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-
-    def clean() -> None:
-        shutil.rmtree(out, ignore_errors=True)
-        os.makedirs(out)
-
-    wk = shutil.which("wirekit") or "wirekit"
-    record("wirekit streams", [wk, "streams", "-r", a.pcap, "-o", out], clean)
+    tools = {"wirekit streams": [shutil.which("wirekit") or "wirekit", "streams", "-r", a.pcap, "-o", out]}
     if peers.get("tcpflow"):
-        record("tcpflow", [peers["tcpflow"], "-r", a.pcap, "-o", out], clean)
-        ratio("wirekit streams", "tcpflow", 5)
+        tools["tcpflow"] = [peers["tcpflow"], "-r", a.pcap, "-o", out]
+    # The tools take turns, round after round: this machine drifts by up to 2x over minutes,
+    # and a ratio is only meaningful between runs made close together.
+    walls: dict[str, list[float]] = {t: [] for t in tools}
+    cpus: dict[str, list[float]] = {t: [] for t in tools}
+    written: dict[str, tuple[int, int]] = {}
+    for _ in range(a.rounds):
+        for name, cmd in tools.items():
+            shutil.rmtree(out, ignore_errors=True)
+            os.makedirs(out)
+            dt, _out, cpu = timed(cmd)
+            walls[name].append(dt)
+            cpus[name].append(cpu)
+            written[name] = stream_bytes(out)
     shutil.rmtree(out, ignore_errors=True)
+    for name in tools:
+        dt, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
+        nbytes, nfiles = written[name]
+        print(f"  {name:32s} {n / dt / 1e6:7.3f} M packets/s wall ({dt:.2f} s), "
+              f"{n / cpu / 1e6:7.3f} M packets/CPU-s ({cpu:.2f} s)  {nbytes} stream bytes in {nfiles} files")
+    if "tcpflow" in tools:
+        per_round = [t / w for w, t in zip(walls["wirekit streams"], walls["tcpflow"])]
+        cpu_round = [t / w for w, t in zip(cpus["wirekit streams"], cpus["tcpflow"])]
+        print(f"  ratio wirekit streams / tcpflow: {statistics.median(per_round):.2f}x wall "
+              f"(rounds: {', '.join(f'{r:.2f}' for r in per_round)}), {statistics.median(cpu_round):.2f}x CPU "
+              f"(target >= 5x)")
 
-    print("(c) Python callback per data event")
-    record("wirekit Reassembler + callback", me + ["callback", a.pcap])
-    return 0
+
+def stream_bytes(out: str) -> tuple[int, int]:
+    """Bytes and number of the stream files a tool wrote (not its index or report)."""
+    total = files = 0
+    with os.scandir(out) as it:
+        for e in it:
+            if e.is_file() and e.name not in ("streams.jsonl", "report.xml"):
+                total += e.stat().st_size
+                files += 1
+    return total, files
 
 
 if __name__ == "__main__":
