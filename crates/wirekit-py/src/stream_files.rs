@@ -74,10 +74,12 @@ impl StreamFiles {
         let mut lanes = Vec::new();
         for i in 0..LANES {
             let (tx, rx) = mpsc::channel::<Parcel>();
+            let (back_tx, returned) = mpsc::channel::<Parcel>();
             let lane = Lane { dir: dir_fd.try_clone()?, dir_text: dir_text.clone(), flush_bytes, conns: HashMap::default() };
             let sh = shared.clone();
-            let thread = std::thread::Builder::new().name(format!("wirekit-writer{i}")).spawn(move || lane.run(rx, sh))?;
-            lanes.push(LaneHandle { tx: Some(tx), parcel: Parcel::default(), thread: Some(thread) });
+            let thread =
+                std::thread::Builder::new().name(format!("wirekit-writer{i}")).spawn(move || lane.run(rx, back_tx, sh))?;
+            lanes.push(LaneHandle { tx: Some(tx), returned, parcel: Parcel::default(), thread: Some(thread) });
         }
         Ok(StreamFiles { lanes, shared, dir_text, ended: 0 })
     }
@@ -146,7 +148,8 @@ impl StreamFiles {
             f.bytes += weight;
             f.parcels += 1;
         }
-        let parcel = std::mem::take(&mut l.parcel);
+        let next = l.returned.try_recv().unwrap_or_default();
+        let parcel = std::mem::replace(&mut l.parcel, next);
         let sent = l.tx.as_ref().map(|tx| tx.send(parcel).is_ok()).unwrap_or(false);
         if !sent {
             return Err(format!("{}: a file writer stopped", self.dir_text));
@@ -192,6 +195,9 @@ impl Drop for StreamFiles {
 
 struct LaneHandle {
     tx: Option<mpsc::Sender<Parcel>>,
+    /// Emptied parcels coming back (their buffers keep their capacity): the engine's
+    /// thread reuses them instead of allocating what another thread frees.
+    returned: mpsc::Receiver<Parcel>,
     parcel: Parcel,
     thread: Option<JoinHandle<()>>,
 }
@@ -275,12 +281,16 @@ struct Dir {
 }
 
 impl Lane {
-    fn run(mut self, rx: mpsc::Receiver<Parcel>, shared: Arc<Shared>) {
+    fn run(mut self, rx: mpsc::Receiver<Parcel>, back: mpsc::Sender<Parcel>, shared: Arc<Shared>) {
         let mut failed = false;
-        for parcel in rx {
+        for mut parcel in rx {
             let weight = parcel.weight();
             let mut lines = Vec::new();
-            let result = if failed { Ok(()) } else { self.take(parcel, &mut lines) };
+            let result = if failed { Ok(()) } else { self.take(&parcel, &mut lines) };
+            parcel.ops.clear();
+            parcel.bytes.clear();
+            parcel.map = None;
+            let _ = back.send(parcel);
             let mut f = shared.state.lock().unwrap();
             if let Err(e) = result {
                 failed = true;
@@ -294,7 +304,7 @@ impl Lane {
         }
     }
 
-    fn take(&mut self, parcel: Parcel, lines: &mut Vec<(u64, IndexLine)>) -> Result<(), String> {
+    fn take(&mut self, parcel: &Parcel, lines: &mut Vec<(u64, IndexLine)>) -> Result<(), String> {
         for op in &parcel.ops {
             match *op {
                 Op::Open { id, key, first_ts_ns } => {
@@ -309,7 +319,8 @@ impl Lane {
                         Piece::Mapped { at, len } => d.push_mapped(parcel.map.as_ref().expect("a mapped piece comes with its mapping"), at, len),
                     }
                     if d.pending >= self.flush_bytes {
-                        write_dir(&self.dir, &self.dir_text, id, &c.key, dir as usize, d)?;
+                        let names = Names::of(id, &c.key);
+                        write_dir(&self.dir, &self.dir_text, &names.file(dir as usize), d)?;
                     }
                 }
                 Op::Gap { id, dir, len } => {
@@ -319,11 +330,12 @@ impl Lane {
                 }
                 Op::End { id, state, last_ts_ns, order } => {
                     let Some(mut c) = self.conns.remove(&id) else { continue };
+                    let names = Names::of(id, &c.key);
                     // Both files exist even when a direction carried nothing: every name
                     // in the index opens.
-                    write_dir(&self.dir, &self.dir_text, id, &c.key, 0, &mut c.dirs[0])?;
-                    write_dir(&self.dir, &self.dir_text, id, &c.key, 1, &mut c.dirs[1])?;
-                    lines.push((order, index_line(id, &c, state, last_ts_ns)));
+                    write_dir(&self.dir, &self.dir_text, &names.file(0), &mut c.dirs[0])?;
+                    write_dir(&self.dir, &self.dir_text, &names.file(1), &mut c.dirs[1])?;
+                    lines.push((order, index_line(&names, &c, state, last_ts_ns)));
                 }
             }
         }
@@ -352,7 +364,12 @@ impl Dir {
         }
         match self.pieces.last_mut() {
             Some(Piece::Mapped { at: a, len }) if *a + *len == at => *len += n,
-            _ => self.pieces.push(Piece::Mapped { at, len: n }),
+            _ => {
+                if self.pieces.capacity() == 0 {
+                    self.pieces.reserve(16); // most streams here are a few segments
+                }
+                self.pieces.push(Piece::Mapped { at, len: n })
+            }
         }
         self.pending += n;
         self.size += n as u64;
@@ -367,16 +384,31 @@ fn addr_text(v: u8, a: &[u8; 16]) -> String {
     }
 }
 
+/// A connection's addresses in text and its files' common name,
 /// `NNNNNN_CLIENT.CPORT-SERVER.SPORT` (the suffix says the direction).
-fn base_name(id: u64, k: &ConnKey) -> String {
-    let (c, s) = (addr_text(k.ip_version, &k.client.addr), addr_text(k.ip_version, &k.server.addr));
-    format!("{id:06}_{c}.{}-{s}.{}", k.client.port, k.server.port)
+struct Names {
+    client: String,
+    server: String,
+    base: String,
 }
 
-fn index_line(id: u64, c: &Conn, state: &str, last_ts_ns: i64) -> IndexLine {
+impl Names {
+    fn of(id: u64, k: &ConnKey) -> Names {
+        let (client, server) = (addr_text(k.ip_version, &k.client.addr), addr_text(k.ip_version, &k.server.addr));
+        let base = format!("{id:06}_{client}.{}-{server}.{}", k.client.port, k.server.port);
+        Names { client, server, base }
+    }
+
+    fn file(&self, d: usize) -> String {
+        let mut name = String::with_capacity(self.base.len() + 5);
+        name.push_str(&self.base);
+        name.push_str(SUFFIX[d]);
+        name
+    }
+}
+
+fn index_line(n: &Names, c: &Conn, state: &str, last_ts_ns: i64) -> IndexLine {
     let k = &c.key;
-    let base = base_name(id, k);
-    let (client, server) = (addr_text(k.ip_version, &k.client.addr), addr_text(k.ip_version, &k.server.addr));
     format!(
         concat!(
             "{{\"client\":\"{}\",\"client_port\":{},\"server\":\"{}\",\"server_port\":{},",
@@ -384,8 +416,8 @@ fn index_line(id: u64, c: &Conn, state: &str, last_ts_ns: i64) -> IndexLine {
             "\"state\":\"{}\",\"client_gap_bytes\":{},\"server_gap_bytes\":{},",
             "\"first_ts_ns\":{},\"last_ts_ns\":{}}}"
         ),
-        client, k.client.port, server, k.server.port,
-        base, SUFFIX[0], base, SUFFIX[1],
+        n.client, k.client.port, n.server, k.server.port,
+        n.base, SUFFIX[0], n.base, SUFFIX[1],
         c.dirs[0].size, c.dirs[1].size, state, c.dirs[0].gaps, c.dirs[1].gaps, c.first_ts_ns, last_ts_ns,
     )
 }
@@ -402,9 +434,8 @@ fn error_text(e: &std::io::Error) -> String {
 
 /// Writes direction `d`'s pending bytes to its file: created (truncated) the first time,
 /// appended to after.
-fn write_dir(dir_fd: &OwnedFd, dir_text: &str, id: u64, key: &ConnKey, d: usize, dir: &mut Dir) -> Result<(), String> {
+fn write_dir(dir_fd: &OwnedFd, dir_text: &str, name: &str, dir: &mut Dir) -> Result<(), String> {
     use std::io::{IoSlice, Write};
-    let name = format!("{}{}", base_name(id, key), SUFFIX[d]);
     let fail = |e: std::io::Error| format!("{dir_text}/{name}: {}", error_text(&e));
     let name_c = CString::new(name.as_bytes()).expect("file names hold no NUL");
     let flags = libc::O_WRONLY | libc::O_CREAT | libc::O_CLOEXEC | if dir.started { libc::O_APPEND } else { libc::O_TRUNC };
