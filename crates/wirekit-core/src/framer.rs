@@ -252,6 +252,7 @@ impl Framer {
             if n >= max_records {
                 break;
             }
+            prefetch_ahead(buf, pos);
             let rest = &buf[pos..];
             let step = match self.state {
                 State::Start => self.start(rest),
@@ -725,4 +726,23 @@ mod tests {
         assert_eq!(ticks_to_ns(12_345, 12), 12);
         assert_eq!(ticks_to_ns(1 << 20, 0x80 | 20), 1_000_000_000);
     }
+}
+
+/// Asks for the bytes a few KiB ahead of `pos`: records are read in file order, and the
+/// hardware's own prefetcher stops at every 4 KiB page of a mapped file.
+#[inline(always)]
+fn prefetch_ahead(buf: &[u8], pos: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        const AHEAD: usize = 4096;
+        if pos + AHEAD < buf.len() {
+            // SAFETY: the address is inside `buf`; a prefetch never faults or writes.
+            unsafe {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                _mm_prefetch::<_MM_HINT_T0>(buf.as_ptr().add(pos + AHEAD) as *const i8);
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (buf, pos);
 }
