@@ -11,9 +11,11 @@
 
 usage: bench/reasm_engine.py [PCAP] [--rounds N] [--parts abc] [--skip-peers]
   PCAP defaults to /tmp/reasm_synth.pcap (made with /work/shared/bench/gen_synth.py if absent).
-Installs libnids-dev and tcpflow with apt-get when missing (root). Prints packets/s per tool
-(median of N whole-process runs), wall-clock and per CPU-second (user + system of the child:
-steadier when other work shares the machine), and the ratios.
+Installs libnids-dev and tcpflow with apt-get when missing (root). The tools of a part take
+turns, N rounds (default 5); prints each one's median packets/s, wall-clock and per
+CPU-second (user + system of the child), and the median of the per-round ratios. Free
+memory matters: with little of it, the 1.4 GB each (b) run writes to tmpfs makes the kernel
+reclaim page cache inside the timed runs.
 """
 
 from __future__ import annotations
@@ -108,21 +110,42 @@ def ensure_peers() -> dict[str, str | None]:
     return peers
 
 
-def median_run(rounds: int, cmd: list[str], before=None) -> tuple[float, str, float]:
-    times, cpus, out = [], [], ""
+def take_turns(tools: dict[str, list[str]], rounds: int, n: int, before=None) -> dict[str, dict]:
+    """Runs the tools in turns, round after round (this machine drifts by up to 2x over
+    minutes; a ratio means something only between runs made close together). Prints each
+    tool's median packets/s, wall and per CPU-second; returns per tool its walls, cpus and
+    last output line."""
+    runs = {t: {"walls": [], "cpus": [], "out": ""} for t in tools}
     for _ in range(rounds):
-        if before:
-            before()
-        dt, out, cpu = timed(cmd)
-        times.append(dt)
-        cpus.append(cpu)
-    return statistics.median(times), out, statistics.median(cpus)
+        for name, cmd in tools.items():
+            if before:
+                before()
+            dt, out, cpu = timed(cmd)
+            runs[name]["walls"].append(dt)
+            runs[name]["cpus"].append(cpu)
+            runs[name]["out"] = out.strip().splitlines()[-1] if out.strip() else ""
+            if before:
+                runs[name]["written"] = stream_bytes(before.out)
+    for name, r in runs.items():
+        dt, cpu = statistics.median(r["walls"]), statistics.median(r["cpus"])
+        extra = r["out"][:90] if "written" not in r else "%d stream bytes in %d files" % r["written"]
+        print(f"  {name:32s} {n / dt / 1e6:7.3f} M packets/s wall ({dt:.2f} s), "
+              f"{n / cpu / 1e6:7.3f} M packets/CPU-s ({cpu:.2f} s)  {extra}")
+    return runs
+
+
+def ratio(runs: dict[str, dict], mine: str, peer: str, target: float) -> None:
+    """The median of the per-round ratios, wall and CPU."""
+    walls = [p / m for m, p in zip(runs[mine]["walls"], runs[peer]["walls"])]
+    cpus = [p / m for m, p in zip(runs[mine]["cpus"], runs[peer]["cpus"])]
+    print(f"  ratio {mine} / {peer}: {statistics.median(walls):.2f}x wall "
+          f"(rounds: {', '.join(f'{r:.2f}' for r in walls)}), {statistics.median(cpus):.2f}x CPU (target >= {target}x)")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("pcap", nargs="?", default="/tmp/reasm_synth.pcap")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--parts", default="abc", help="which measurements to run (default: abc)")
     ap.add_argument("--worker", nargs=2, metavar=("MODE", "PCAP"), help=argparse.SUPPRESS)
@@ -137,76 +160,39 @@ def main() -> int:
     print(f"capture: {a.pcap}: {n} packets, {os.path.getsize(a.pcap) / 1e6:.0f} MB")
     peers = {} if a.skip_peers else ensure_peers()
     me = [sys.executable, str(Path(__file__).resolve()), "--worker"]
-    res: dict[str, float] = {}
-    cpu_res: dict[str, float] = {}
-    outs: dict[str, str] = {}
-
-    def record(name: str, cmd: list[str], before=None) -> None:
-        dt, out, cpu = median_run(a.rounds, cmd, before)
-        res[name] = n / dt
-        cpu_res[name] = n / max(cpu, 1e-9)
-        outs[name] = out.strip().splitlines()[-1] if out.strip() else ""
-        print(f"  {name:32s} {n / dt / 1e6:7.3f} M packets/s wall ({dt:.2f} s), "
-              f"{n / max(cpu, 1e-9) / 1e6:7.3f} M packets/CPU-s ({cpu:.2f} s)  {outs[name][:90]}")
-
-    def ratio(a_: str, b_: str, target: float) -> None:
-        print(f"  ratio {a_} / {b_}: {res[a_] / res[b_]:.2f}x wall, {cpu_res[a_] / cpu_res[b_]:.2f}x CPU "
-              f"(target >= {target}x)")
 
     if "a" in a.parts:
-        part_a(a, peers, me, record, ratio, outs)
+        print("(a) reassembly collecting all stream data, counting bytes")
+        tools = {"wirekit engine": me + ["engine", a.pcap], "wirekit engine, Python batches": me + ["engine-batches", a.pcap]}
+        if peers.get("libnids"):
+            tools["libnids (C)"] = [peers["libnids"], a.pcap]
+        runs = take_turns(tools, a.rounds, n)
+        if "libnids (C)" in runs:
+            ratio(runs, "wirekit engine", "libnids (C)", 1.5)
+            wb, lb = json.loads(runs["wirekit engine"]["out"])["bytes"], json.loads(runs["libnids (C)"]["out"])["bytes"]
+            print(f"  stream bytes: wirekit {wb}, libnids {lb}")
     if "b" in a.parts:
-        part_b(a, peers, n)
-    if "c" in a.parts:
-        print("(c) Python callback per data event")
-        record("wirekit Reassembler + callback", me + ["callback", a.pcap])
-    return 0
+        print("(b) per-connection files: wirekit streams vs tcpflow")
+        # Output on tmpfs when there is one: the tools' work is measured, not the disk's
+        # metadata speed (creating and deleting ~10^5 files on a slow disk takes minutes).
+        out = tempfile.mkdtemp(prefix="reasm_bench_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
 
-
-def part_a(a, peers, me, record, ratio, outs) -> None:
-    print("(a) reassembly collecting all stream data, counting bytes")
-    record("wirekit engine", me + ["engine", a.pcap])
-    record("wirekit engine, Python batches", me + ["engine-batches", a.pcap])
-    if peers.get("libnids"):
-        record("libnids (C)", [peers["libnids"], a.pcap])
-        ratio("wirekit engine", "libnids (C)", 1.5)
-        wb, lb = json.loads(outs["wirekit engine"])["bytes"], json.loads(outs["libnids (C)"])["bytes"]
-        print(f"  stream bytes: wirekit {wb}, libnids {lb}")
-
-
-def part_b(a, peers, n: int) -> None:
-    print("(b) per-connection files: wirekit streams vs tcpflow")
-    # Output on tmpfs when there is one: the tools' work is measured, not the disk's metadata
-    # speed (creating and deleting ~10^5 files on a slow disk takes minutes either way).
-    out = tempfile.mkdtemp(prefix="reasm_bench_", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
-    tools = {"wirekit streams": [shutil.which("wirekit") or "wirekit", "streams", "-r", a.pcap, "-o", out]}
-    if peers.get("tcpflow"):
-        tools["tcpflow"] = [peers["tcpflow"], "-r", a.pcap, "-o", out]
-    # The tools take turns, round after round: this machine drifts by up to 2x over minutes,
-    # and a ratio is only meaningful between runs made close together.
-    walls: dict[str, list[float]] = {t: [] for t in tools}
-    cpus: dict[str, list[float]] = {t: [] for t in tools}
-    written: dict[str, tuple[int, int]] = {}
-    for _ in range(a.rounds):
-        for name, cmd in tools.items():
+        def clean() -> None:
             shutil.rmtree(out, ignore_errors=True)
             os.makedirs(out)
-            dt, _out, cpu = timed(cmd)
-            walls[name].append(dt)
-            cpus[name].append(cpu)
-            written[name] = stream_bytes(out)
-    shutil.rmtree(out, ignore_errors=True)
-    for name in tools:
-        dt, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
-        nbytes, nfiles = written[name]
-        print(f"  {name:32s} {n / dt / 1e6:7.3f} M packets/s wall ({dt:.2f} s), "
-              f"{n / cpu / 1e6:7.3f} M packets/CPU-s ({cpu:.2f} s)  {nbytes} stream bytes in {nfiles} files")
-    if "tcpflow" in tools:
-        per_round = [t / w for w, t in zip(walls["wirekit streams"], walls["tcpflow"])]
-        cpu_round = [t / w for w, t in zip(cpus["wirekit streams"], cpus["tcpflow"])]
-        print(f"  ratio wirekit streams / tcpflow: {statistics.median(per_round):.2f}x wall "
-              f"(rounds: {', '.join(f'{r:.2f}' for r in per_round)}), {statistics.median(cpu_round):.2f}x CPU "
-              f"(target >= 5x)")
+
+        clean.out = out
+        tools = {"wirekit streams": [shutil.which("wirekit") or "wirekit", "streams", "-r", a.pcap, "-o", out]}
+        if peers.get("tcpflow"):
+            tools["tcpflow"] = [peers["tcpflow"], "-r", a.pcap, "-o", out]
+        runs = take_turns(tools, a.rounds, n, before=clean)
+        shutil.rmtree(out, ignore_errors=True)
+        if "tcpflow" in runs:
+            ratio(runs, "wirekit streams", "tcpflow", 5)
+    if "c" in a.parts:
+        print("(c) Python callback per data event")
+        take_turns({"wirekit Reassembler + callback": me + ["callback", a.pcap]}, a.rounds, n)
+    return 0
 
 
 def stream_bytes(out: str) -> tuple[int, int]:
