@@ -64,7 +64,7 @@ pub fn read_file(
     let err = |e: std::io::Error| PyOSError::new_err(format!("{}: {e}", path.display()));
     let mut f = std::fs::File::open(path).map_err(err)?;
     let mut framer = Framer::new();
-    let mut records = Vec::with_capacity(8192);
+    let mut records = Vec::with_capacity(64);
     let mut frames = 0u64;
     let mut next_report = 16u64 << 20;
     let report = |done: u64, frames: u64, next_report: &mut u64| -> PyResult<()> {
@@ -81,7 +81,10 @@ pub fn read_file(
         let mut pos = 0usize;
         loop {
             records.clear();
-            let framed = framer.frame(&data[pos..], &mut records, 8192);
+            // Small batches: the framer's prefetch has just pulled these records into the
+            // cache, and they are still there when decoded and reassembled (8192 at a time
+            // left them ~5 MB behind: 18% slower).
+            let framed = framer.frame(&data[pos..], &mut records, 64);
             for r in &records {
                 let at = pos + r.data_start;
                 if let Err(stop) = each(r.ts_ns, r.linktype, &data[at..at + r.caplen as usize], r.wire_len, Some(&map)) {
