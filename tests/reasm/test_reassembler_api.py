@@ -143,3 +143,73 @@ def test_bad_config_is_a_clear_error():
         Reassembler(policy="nonsense")
     with pytest.raises(ValueError, match="cap policy"):
         Reassembler(conn_cap_policy="whatever")
+
+
+def _batch_of(tmp_path, frames: list[bytes]):
+    import struct
+
+    import wirekit
+
+    path = tmp_path / "raw.pcap"
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for i, fr in enumerate(frames):
+            f.write(struct.pack("<IIII", 1_700_000_000, i, len(fr), len(fr)) + fr)
+    (batch,) = list(wirekit.open(str(path)).batches())
+    return batch
+
+
+def test_feed_raw_gives_the_tuples_the_events_are_made_of(tmp_path):
+    from wirekit.reasm.reassembler import RAW_CLOSED, RAW_DATA, RAW_OPENED
+
+    c, s = ("10.0.0.1", 40000), ("10.0.0.2", 80)
+    frames = [
+        tcp_frame(*c[:1], *s[:1], c[1], s[1], 1000, 0, SYN),
+        tcp_frame(*s[:1], *c[:1], s[1], c[1], 5000, 1001, SYN | ACK),
+        tcp_frame(*c[:1], *s[:1], c[1], s[1], 1001, 5001, PSH | ACK, b"hello"),
+        tcp_frame(*s[:1], *c[:1], s[1], c[1], 5001, 1006, PSH | ACK, b"world!"),
+        tcp_frame(*c[:1], *s[:1], c[1], s[1], 1006, 5007, FIN | ACK),
+        tcp_frame(*s[:1], *c[:1], s[1], c[1], 5007, 1007, FIN | ACK),
+    ]
+    batch = _batch_of(tmp_path, frames)
+    raw_r, obj_r = Reassembler(), Reassembler()
+    raw = raw_r.feed_raw(batch)
+    objs = obj_r.feed(batch)
+    assert [t[0] for t in raw] == [RAW_OPENED, RAW_DATA, RAW_DATA, RAW_CLOSED]
+    assert [(t[2], t[3], t[5]) for t in raw if t[0] == RAW_DATA] == [(0, 0, b"hello"), (1, 0, b"world!")]
+    assert [(t[10], t[11], t[12], t[13]) for t in raw[:1]] == [(bytes([10, 0, 0, 1]), 40000, bytes([10, 0, 0, 2]), 80)]
+    # The event objects carry the same facts.
+    assert [type(e).__name__ for e in objs] == ["StreamOpened", "StreamData", "StreamData", "StreamClosed"]
+    assert [e.data for e in objs if isinstance(e, StreamData)] == [b"hello", b"world!"]
+    assert [t[1] for t in raw] == [e.conn_id for e in objs]
+
+
+def test_feed_raw_refuses_when_events_are_needed(tmp_path):
+    batch = _batch_of(tmp_path, [tcp_frame("10.0.0.1", "10.0.0.2", 1, 2, 0, 0, SYN)])
+    r = Reassembler()
+    r.on(lambda ev: None)
+    assert not r.raw_ok
+    with pytest.raises(ValueError, match="no callbacks and no want"):
+        r.feed_raw(batch)
+    with pytest.raises(ValueError):
+        Reassembler(want=lambda o: True).feed_raw(batch)
+
+
+def test_set_collect_raw_stops_a_direction(tmp_path):
+    from wirekit.reasm.reassembler import RAW_DATA
+
+    c, s = "10.0.0.1", "10.0.0.2"
+    r = Reassembler()
+    opened = r.feed_raw(_batch_of(tmp_path, [
+        tcp_frame(c, s, 40000, 80, 1000, 0, SYN),
+        tcp_frame(s, c, 80, 40000, 5000, 1001, SYN | ACK),
+        tcp_frame(c, s, 40000, 80, 1001, 5001, ACK),
+    ]))
+    conn_id = opened[0][1]
+    assert r.set_collect_raw(conn_id, True, False) == []
+    (tmp_path / "2").mkdir()
+    raw = r.feed_raw(_batch_of(tmp_path / "2", [
+        tcp_frame(c, s, 40000, 80, 1001, 5001, PSH | ACK, b"up"),
+        tcp_frame(s, c, 80, 40000, 5001, 1003, PSH | ACK, b"down"),
+    ]))
+    assert [(t[2], t[5]) for t in raw if t[0] == RAW_DATA] == [(0, b"up")]

@@ -34,6 +34,7 @@ from ..reasm import (
 from .. import _core
 from ..reasm import Direction as ReasmDirection
 from ..reasm.events import addr_text
+from ..reasm.reassembler import RAW_CLOSED, RAW_DATA, RAW_END_OF_INPUT, RAW_GAP, RAW_OPENED
 from .base import _CLIENT, _SERVER, Banner, Detector
 from .engine import BannerEngine
 
@@ -67,35 +68,27 @@ class BannerScanner:
     def feed(self, source: Any) -> list[Banner]:
         """A capture batch, a Packet or a list of Packets."""
         r = self.reassembler
-        if type(source) is _core.Batch and not r._callbacks and r.want is None:
-            # Fast path: drive the reassembler's engine (`TcpPipeline`) directly and read
-            # its raw event tuples, creating no event object per stream chunk (that
-            # conversion was about a quarter of the run time on large captures). Only
-            # when no one else listens to the reassembler's events, so nothing is missed.
-            p = r._p
+        if type(source) is _core.Batch and r.raw_ok:
+            # Fast path: the reassembler's raw event tuples, no event object per stream
+            # chunk. Only when no one else listens to the reassembler, so nothing is missed.
             out: list[Banner] = []
-            i, n = 0, len(source)
-            while i < n:
-                raw, i = p.feed_batch(source, i)
-                if raw:
-                    self._raw_events(raw, out)
+            raw = r.feed_raw(source)
+            if raw:
+                self._raw_events(raw, out)
             return out
         return self._events(r.feed(source))
 
     def _raw_events(self, raw: list[tuple], out: list[Banner]) -> None:
-        # Same logic as `_events`, on the tuples of `_core.TcpPipeline`: (kind, conn_id,
-        # direction, offset, len, data, ts_ns, flags, anomaly, ip_version, client addr,
-        # client port, server addr, server port); kinds 0 opened, 1 data, 2 gap, 3 closed,
-        # 4 reset, 5 timed out, 6 closed at end of input (see wirekit.reasm.reassembler).
+        # Same logic as `_events`, on `Reassembler.feed_raw`'s tuples (see its docstring
+        # for the fields and the RAW_* kinds).
         eng = self.engine
         collecting = self._collecting
         efeed = eng.feed
         streams = eng._streams
-        r = self.reassembler
-        p = r._p
+        set_collect = self.reassembler.set_collect_raw
         for t in raw:
             kind = t[0]
-            if kind == 1:  # by far the most frequent
+            if kind == RAW_DATA:  # by far the most frequent
                 cid = t[1]
                 want = collecting.get(cid)
                 if want is None:
@@ -111,28 +104,23 @@ class BannerScanner:
                     else:
                         del collecting[cid]
                     # The returned events are for data already queued: none matter now.
-                    p.set_collect(cid, now[0], now[1], max(p.last_ts_ns, r._last_ts_ns))
-            elif kind == 0:
+                    set_collect(cid, now[0], now[1])
+            elif kind == RAW_OPENED:
                 cid = t[1]
                 v = t[9]
                 if eng.open_stream(cid, client=(addr_text(v, t[10]), t[11]),
                                    server=(addr_text(v, t[12]), t[13])):
                     collecting[cid] = (True, True)
                 else:
-                    self._set_collect_raw(cid, False, False)
-            elif kind == 2:
+                    set_collect(cid, False, False)
+            elif kind == RAW_GAP:
                 cid = t[1]
                 if cid in collecting:
                     out += eng.gap(cid, _SERVER if t[2] else _CLIENT)
                     self._update_collect(cid)
-            elif 3 <= kind <= 6:
+            elif RAW_CLOSED <= kind <= RAW_END_OF_INPUT:
                 if collecting.pop(t[1], None) is not None:
                     out += eng.close_stream(t[1], t[6])
-
-    def _set_collect_raw(self, cid: int, to_server: bool, to_client: bool) -> None:
-        r = self.reassembler
-        # The returned events are for data already queued: none matter any more.
-        r._p.set_collect(cid, to_server, to_client, r._now_ns())
 
     def advance(self, now_ns: int) -> list[Banner]:
         """Idle timeouts up to ``now_ns`` (live capture on a quiet link)."""
@@ -194,8 +182,8 @@ class BannerScanner:
             self._collecting[cid] = want
         # Events this call returns are for data already queued: none matter any more.
         r = self.reassembler
-        if not r._callbacks:
-            self._set_collect_raw(cid, want[0], want[1])
+        if r.raw_ok:
+            r.set_collect_raw(cid, want[0], want[1])
         else:
             r.set_collect(cid, want[0], want[1])
 

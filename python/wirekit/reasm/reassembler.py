@@ -38,7 +38,12 @@ from .events import (
     addr_text,
 )
 
-__all__ = ["Reassembler", "CallbackError"]
+__all__ = ["Reassembler", "CallbackError", "RAW_OPENED", "RAW_DATA", "RAW_GAP", "RAW_CLOSED", "RAW_RESET",
+           "RAW_TIMED_OUT", "RAW_END_OF_INPUT", "RAW_ANOMALY", "RAW_UDP", "RAW_IP"]
+
+# Kinds of the raw event tuples of `Reassembler.feed_raw` (their first field).
+RAW_OPENED, RAW_DATA, RAW_GAP, RAW_CLOSED, RAW_RESET, RAW_TIMED_OUT, RAW_END_OF_INPUT, RAW_ANOMALY, RAW_UDP, RAW_IP = (
+    range(10))
 
 _CLOSED_EVICTED = 1
 _CLOSED_REUSED = 2
@@ -282,6 +287,36 @@ class Reassembler:
         while i < n:
             raw, i = p.feed_packets(source, i)
             self._convert(raw, out)
+
+    # -- the raw path, for consumers that turn every event into something else ----------
+
+    @property
+    def raw_ok(self) -> bool:
+        """`feed_raw` may be used: no callbacks and no `want` (they need event objects)."""
+        return not self._callbacks and self.want is None
+
+    def feed_raw(self, batch: Any) -> list[tuple]:
+        """Feeds a capture batch and returns the engine's event tuples as they are, making no
+        event object: for consumers that turn every event into something of their own
+        (`wirekit.banners` does; making the objects was a quarter of its run time). Only
+        while `raw_ok` (ValueError otherwise). A tuple is (kind, conn_id, direction, offset,
+        length, data, ts_ns, flags, anomaly, ip_version, client address bytes, client port,
+        server address bytes, server port); kind is one of the RAW_* constants, and
+        `offset` holds first_ts_ns for RAW_OPENED and last_ts_ns for the endings."""
+        if not self.raw_ok:
+            raise ValueError("feed_raw needs a Reassembler with no callbacks and no want")
+        p = self._p
+        out: list[tuple] = []
+        i, n = 0, len(batch)
+        while i < n:
+            raw, i = p.feed_batch(batch, i)
+            out += raw
+        return out
+
+    def set_collect_raw(self, conn_id: int, to_server: bool, to_client: bool) -> list[tuple]:
+        """`set_collect` on the raw path: the event tuples it causes (data and gaps already
+        queued for the directions still collected), as `feed_raw` gives them."""
+        return self._p.set_collect(conn_id, to_server, to_client, self._now_ns())
 
     def iter_events(self, source: Iterable[Any], *, finish: bool = True) -> Iterator[Event]:
         """Yields the events of every item of `source` (batches or packets), then, with
