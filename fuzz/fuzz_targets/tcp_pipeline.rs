@@ -2,9 +2,10 @@
 //! connections (sequence numbers near 2^32, arbitrary flags, lengths, times) mixed with
 //! arbitrary raw frames, collect switches and timer advances, under small caps.
 //! Invariants: no panic; per (connection, direction) Data and Gap events are contiguous
-//! (each starts where the previous ended); bytes delivered per directed 4-tuple never exceed
-//! the TCP payload bytes fed on it; buffered bytes stay under the total cap; after `finish`
-//! nothing is left in the table or the buffers.
+//! (each starts where the previous ended) and their bytes lie in the buffer they point to
+//! (the frame, with `borrow_frames`, or the engine's data); bytes delivered per directed
+//! 4-tuple never exceed the TCP payload bytes fed on it; buffered bytes stay under the total
+//! cap; after `finish` nothing is left in the table or the buffers.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -54,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
         conn_cap_policy: if data[1] & 4 != 0 { CapPolicy::Drop } else { CapPolicy::EvictOldest },
         idle_timeout_ns: 5_000_000_000,
         handshake_timeout_ns: 1_000_000_000,
+        borrow_frames: data[1] & 8 != 0,
         ..TcpConfig::default()
     };
     let cfg = PipelineConfig { tcp, verify_checksums: false, defrag: None, ..PipelineConfig::default() };
@@ -92,6 +94,8 @@ fuzz_target!(|data: &[u8]| {
                 let frame = ipv4_tcp(src, dst, sp, dp, isn.wrapping_add(delta as u32), peer.wrapping_add(adelta as u32), flags, payload);
                 count_fed(&mut fed, &frame);
                 p.push_frame(now, LINKTYPE_RAW, &frame, frame.len() as u32);
+                check(&mut p, &mut conn_ids, &fed, &mut delivered, &mut ends, &frame);
+                continue;
             }
             2 => {
                 // An arbitrary frame (bytes of the input).
@@ -100,6 +104,8 @@ fuzz_target!(|data: &[u8]| {
                 i += len;
                 count_fed(&mut fed, frame);
                 p.push_frame(now, LINKTYPE_RAW, frame, frame.len() as u32);
+                check(&mut p, &mut conn_ids, &fed, &mut delivered, &mut ends, frame);
+                continue;
             }
             _ => {
                 if op[1] & 1 == 0 && !conn_ids.is_empty() {
@@ -113,10 +119,10 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        check(&mut p, &mut conn_ids, &fed, &mut delivered, &mut ends);
+        check(&mut p, &mut conn_ids, &fed, &mut delivered, &mut ends, &[]);
     }
     p.finish(now);
-    check(&mut p, &mut conn_ids, &fed, &mut delivered, &mut ends);
+    check(&mut p, &mut conn_ids, &fed, &mut delivered, &mut ends, &[]);
     assert_eq!(p.tcp.conn_count(), 0);
     assert_eq!(p.tcp.buffered_bytes(), 0);
 });
@@ -130,8 +136,9 @@ fn count_fed(fed: &mut HashMap<Tuple, u64>, frame: &[u8]) {
 }
 
 /// Drains the pipeline's events, checking the invariants.
+/// `frame`: the frame just pushed (what borrowed Data events point into).
 fn check(p: &mut Pipeline, conn_ids: &mut Vec<u64>, fed: &HashMap<Tuple, u64>, delivered: &mut HashMap<Tuple, u64>,
-     ends: &mut HashMap<(u64, u8), (u64, bool)>) {
+     ends: &mut HashMap<(u64, u8), (u64, bool)>, frame: &[u8]) {
     for e in p.tcp.events() {
         match e.kind {
             EventKind::Opened => conn_ids.push(e.conn_id),
@@ -151,7 +158,8 @@ fn check(p: &mut Pipeline, conn_ids: &mut Vec<u64>, fed: &HashMap<Tuple, u64>, d
                     let k = key_of(&s.addr, s.port, &d.addr, d.port);
                     *delivered.entry(k).or_insert(0) += e.len;
                     assert!(delivered[&k] <= fed.get(&k).copied().unwrap_or(0), "delivered more than fed");
-                    assert!(e.data_start + e.len as usize <= p.tcp.data().len());
+                    let source = if e.in_frame { frame } else { p.tcp.data() };
+                    assert!(e.data_start + e.len as usize <= source.len());
                 }
             }
             _ => {}
