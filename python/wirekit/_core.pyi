@@ -242,8 +242,10 @@ class TcpPipeline:
         """Feeds records `start..` of a batch: (events, next index)."""
     def feed_batch_count(self, batch: Batch) -> int:
         """Feeds a whole batch collecting data; returns only the number of events."""
-    def open_file_sink(self, dir: str | PathLike[str], flush_bytes: int = 1 << 18) -> None:
-        """Sends every connection's bytes to files in `dir` (written by a thread); OSError if it cannot be opened."""
+    def open_file_sink(self, dir: str | PathLike[str], flush_bytes: int = 1 << 18, max_copied_bytes: int = 1 << 27) -> None:
+        """Sends every connection's bytes to files in `dir` (written by threads); OSError if it cannot be opened."""
+    def sink_stats(self) -> dict[str, int]:
+        """The file sink's counters (copies_cap_hits)."""
     def feed_batch_files(self, batch: Batch) -> list[str]:
         """Feeds a batch with the file sink on: one streams.jsonl line per connection ended."""
     def advance_files(self, now_ns: int) -> list[str]:

@@ -218,12 +218,24 @@ impl TcpPipeline {
     }
 
     /// Sends every connection's bytes to files in `dir` (see `feed_batch_files`); a
-    /// direction goes to the writer once `flush_bytes` are buffered, or when it ends.
-    #[pyo3(signature = (dir, flush_bytes=1<<18))]
-    fn open_file_sink(&mut self, dir: PathBuf, flush_bytes: usize) -> PyResult<()> {
-        let sink = StreamFiles::open(&dir, flush_bytes).map_err(|e| PyOSError::new_err(format!("{}: {e}", dir.display())))?;
+    /// direction goes to the writer once `flush_bytes` are buffered, or when it ends. Bytes
+    /// copied for open connections (all of them when fed from Python batches) are all
+    /// written out whenever more than `max_copied_bytes` are held.
+    #[pyo3(signature = (dir, flush_bytes=1<<18, max_copied_bytes=1<<27))]
+    fn open_file_sink(&mut self, dir: PathBuf, flush_bytes: usize, max_copied_bytes: usize) -> PyResult<()> {
+        let sink = StreamFiles::open(&dir, flush_bytes, max_copied_bytes)
+            .map_err(|e| PyOSError::new_err(format!("{}: {e}", dir.display())))?;
         self.sink = Some(sink);
         Ok(())
+    }
+
+    /// The file sink's counters: `copies_cap_hits`, times the cap on copied bytes made the
+    /// writers write every open connection's copies out early.
+    fn sink_stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let sink = self.sink.as_ref().ok_or_else(|| PyValueError::new_err("open_file_sink() first"))?;
+        let d = PyDict::new(py);
+        d.set_item("copies_cap_hits", sink.copies_cap_hits())?;
+        Ok(d)
     }
 
     /// Feeds a batch with the file sink on: data goes to the files; returns one index line

@@ -57,8 +57,9 @@ pub struct StreamFiles {
 
 impl StreamFiles {
     /// `flush_bytes`: a direction's pending bytes are written once this many are held
-    /// (and when its connection ends).
-    pub fn open(dir: &Path, flush_bytes: usize) -> std::io::Result<StreamFiles> {
+    /// (and when its connection ends). `max_copied`: copied bytes held for open connections, over all lanes, before they
+    /// are all written out (bytes of a mapped capture are not copies).
+    pub fn open(dir: &Path, flush_bytes: usize, max_copied: usize) -> std::io::Result<StreamFiles> {
         let dir_c = CString::new(dir.as_os_str().as_encoded_bytes())
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
         // SAFETY: a plain open(2) of a NUL-terminated path; the fd is owned below.
@@ -75,7 +76,15 @@ impl StreamFiles {
         for i in 0..LANES {
             let (tx, rx) = mpsc::channel::<Parcel>();
             let (back_tx, returned) = mpsc::channel::<Parcel>();
-            let lane = Lane { dir: dir_fd.try_clone()?, dir_text: dir_text.clone(), flush_bytes, conns: HashMap::default() };
+            let lane = Lane {
+                dir: dir_fd.try_clone()?,
+                dir_text: dir_text.clone(),
+                flush_bytes,
+                copied: 0,
+                max_copied: (max_copied / LANES).max(1),
+                cap_hits: 0,
+                conns: HashMap::default(),
+            };
             let sh = shared.clone();
             let thread =
                 std::thread::Builder::new().name(format!("wirekit-writer{i}")).spawn(move || lane.run(rx, back_tx, sh))?;
@@ -180,6 +189,13 @@ impl StreamFiles {
     }
 }
 
+impl StreamFiles {
+    /// Times the cap on copied bytes (`max_copied`) was hit, as of the last `drain`.
+    pub fn copies_cap_hits(&self) -> u64 {
+        self.shared.state.lock().unwrap().copies_cap_hits
+    }
+}
+
 impl Drop for StreamFiles {
     fn drop(&mut self) {
         for l in &mut self.lanes {
@@ -246,6 +262,8 @@ struct Flight {
     error: Option<String>,
     /// (order, line) of connections ended, from every lane.
     lines: Vec<(u64, IndexLine)>,
+    /// Times a lane hit `max_copied` and wrote every connection's copies out.
+    copies_cap_hits: u64,
 }
 
 struct Shared {
@@ -258,6 +276,13 @@ struct Lane {
     dir: OwnedFd,
     dir_text: String,
     flush_bytes: usize,
+    /// Copied bytes held for this lane's connections (bytes of a mapping are not copies).
+    copied: usize,
+    /// Beyond this, every connection's copied bytes are written out at once: a live capture
+    /// of 10^4 long connections would otherwise hold `flush_bytes` for each. Nothing is
+    /// lost, files are only written sooner, so it is no anomaly.
+    max_copied: usize,
+    cap_hits: u64,
     conns: HashMap<u64, Conn, FxBuild>,
 }
 
@@ -286,6 +311,7 @@ impl Lane {
         for mut parcel in rx {
             let weight = parcel.weight();
             let mut lines = Vec::new();
+            let hits_before = self.cap_hits;
             let result = if failed { Ok(()) } else { self.take(&parcel, &mut lines) };
             parcel.ops.clear();
             parcel.bytes.clear();
@@ -297,6 +323,7 @@ impl Lane {
                 f.error.get_or_insert(e);
             }
             f.lines.append(&mut lines);
+            f.copies_cap_hits += self.cap_hits - hits_before;
             f.bytes -= weight;
             f.parcels -= 1;
             drop(f);
@@ -314,13 +341,18 @@ impl Lane {
                 Op::Data { id, dir, piece } => {
                     let Some(c) = self.conns.get_mut(&id) else { continue };
                     let d = &mut c.dirs[dir as usize];
-                    match piece {
+                    self.copied += match piece {
                         Piece::Owned { start, len } => d.push_owned(&parcel.bytes[start..start + len]),
-                        Piece::Mapped { at, len } => d.push_mapped(parcel.map.as_ref().expect("a mapped piece comes with its mapping"), at, len),
-                    }
+                        Piece::Mapped { at, len } => {
+                            d.push_mapped(parcel.map.as_ref().expect("a mapped piece comes with its mapping"), at, len)
+                        }
+                    };
                     if d.pending >= self.flush_bytes {
                         let names = Names::of(id, &c.key);
-                        write_dir(&self.dir, &self.dir_text, &names.file(dir as usize), d)?;
+                        self.copied -= write_dir(&self.dir, &self.dir_text, &names.file(dir as usize), d)?;
+                    }
+                    if self.copied > self.max_copied {
+                        self.write_copies()?;
                     }
                 }
                 Op::Gap { id, dir, len } => {
@@ -333,9 +365,23 @@ impl Lane {
                     let names = Names::of(id, &c.key);
                     // Both files exist even when a direction carried nothing: every name
                     // in the index opens.
-                    write_dir(&self.dir, &self.dir_text, &names.file(0), &mut c.dirs[0])?;
-                    write_dir(&self.dir, &self.dir_text, &names.file(1), &mut c.dirs[1])?;
+                    self.copied -= write_dir(&self.dir, &self.dir_text, &names.file(0), &mut c.dirs[0])?;
+                    self.copied -= write_dir(&self.dir, &self.dir_text, &names.file(1), &mut c.dirs[1])?;
                     lines.push((order, index_line(&names, &c, state, last_ts_ns)));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes out every direction holding copied bytes.
+    fn write_copies(&mut self) -> Result<(), String> {
+        self.cap_hits += 1;
+        for (id, c) in self.conns.iter_mut() {
+            for d in 0..2 {
+                if !c.dirs[d].owned.is_empty() {
+                    let names = Names::of(*id, &c.key);
+                    self.copied -= write_dir(&self.dir, &self.dir_text, &names.file(d), &mut c.dirs[d])?;
                 }
             }
         }
@@ -344,7 +390,8 @@ impl Lane {
 }
 
 impl Dir {
-    fn push_owned(&mut self, bytes: &[u8]) {
+    /// Returns the bytes copied (all of them).
+    fn push_owned(&mut self, bytes: &[u8]) -> usize {
         let start = self.owned.len();
         self.owned.extend_from_slice(bytes);
         match self.pieces.last_mut() {
@@ -353,9 +400,11 @@ impl Dir {
         }
         self.pending += bytes.len();
         self.size += bytes.len() as u64;
+        bytes.len()
     }
 
-    fn push_mapped(&mut self, map: &Arc<Mapped>, at: usize, n: usize) {
+    /// Returns the bytes copied: none, unless the bytes are in another mapping.
+    fn push_mapped(&mut self, map: &Arc<Mapped>, at: usize, n: usize) -> usize {
         match &self.map {
             Some(m) if Arc::ptr_eq(m, map) => {}
             // Another mapping (another file): copy rather than keep two alive.
@@ -373,6 +422,7 @@ impl Dir {
         }
         self.pending += n;
         self.size += n as u64;
+        0
     }
 }
 
@@ -432,9 +482,9 @@ fn error_text(e: &std::io::Error) -> String {
     }
 }
 
-/// Writes direction `d`'s pending bytes to its file: created (truncated) the first time,
-/// appended to after.
-fn write_dir(dir_fd: &OwnedFd, dir_text: &str, name: &str, dir: &mut Dir) -> Result<(), String> {
+/// Writes a direction's pending bytes to its file: created (truncated) the first time,
+/// appended to after. Returns the copied bytes it released.
+fn write_dir(dir_fd: &OwnedFd, dir_text: &str, name: &str, dir: &mut Dir) -> Result<usize, String> {
     use std::io::{IoSlice, Write};
     let fail = |e: std::io::Error| format!("{dir_text}/{name}: {}", error_text(&e));
     let name_c = CString::new(name.as_bytes()).expect("file names hold no NUL");
@@ -471,9 +521,10 @@ fn write_dir(dir_fd: &OwnedFd, dir_text: &str, name: &str, dir: &mut Dir) -> Res
             IoSlice::advance_slices(&mut rest, written);
         }
     }
-    dir.owned.clear();
+    let released = dir.owned.len();
+    dir.owned = Vec::new(); // its memory goes now, not when the connection ends
     dir.pieces.clear();
     dir.map = None;
     dir.pending = 0;
-    Ok(())
+    Ok(released)
 }
