@@ -144,7 +144,62 @@ def test_callback_exception_does_not_stop_the_run(tmp_path, capsys):
     n.run()
     assert calls[0] == nids.NIDS_JUST_EST and calls[-1] == nids.NIDS_CLOSE
     assert "KeyError" in capsys.readouterr().err
-    assert len(n.errors) == len(calls)
+    # `bad` collected nothing, so (libnids) it heard of the stream only at NIDS_JUST_EST.
+    assert len(n.errors) == 1
+
+
+def test_each_callback_hears_only_the_halves_it_collects(tmp_path):
+    # libnids' listeners: `to_server` follows the client's bytes, `to_client` the server's,
+    # `quitter` both until its first data, `bystander` nothing. Each hears the end only if
+    # it still listens.
+    heard = {name: [] for name in ("to_server", "to_client", "quitter", "bystander")}
+
+    def make(name, server, client, quit_after_first=False):
+        def cb(tcp):
+            if tcp.nids_state == nids.NIDS_JUST_EST:
+                tcp.server.collect += server
+                tcp.client.collect += client
+            elif tcp.nids_state == nids.NIDS_DATA:
+                half = "server" if tcp.server.count_new else "client"
+                heard[name].append((half, (tcp.server if half == "server" else tcp.client).count_new))
+                if quit_after_first:
+                    tcp.server.collect -= server
+                    tcp.client.collect -= client
+            else:
+                heard[name].append(tcp.nids_state)
+            return None
+        cb.__name__ = name
+        return cb
+
+    n = nids.Nids()
+    n.init(filename=write_pcap(tmp_path / "c.pcap", CONVERSATION))
+    n.register_tcp(make("to_server", 1, 0))
+    n.register_tcp(make("to_client", 0, 1))
+    n.register_tcp(make("quitter", 1, 1, quit_after_first=True))
+    n.register_tcp(make("bystander", 0, 0))
+    n.run()
+    assert heard["to_server"] == [("server", 18), nids.NIDS_CLOSE]
+    assert heard["to_client"] == [("client", 17), ("client", 6), nids.NIDS_CLOSE]
+    assert heard["quitter"] == [("server", 18)]
+    assert heard["bystander"] == []
+
+
+def test_when_the_last_listener_leaves_the_stream_is_dropped(tmp_path):
+    seen = []
+
+    def cb(tcp):
+        seen.append(tcp.nids_state)
+        if tcp.nids_state == nids.NIDS_JUST_EST:
+            tcp.server.collect = tcp.client.collect = 1
+        elif tcp.nids_state == nids.NIDS_DATA:
+            tcp.server.collect = tcp.client.collect = 0
+
+    n = nids.Nids()
+    n.init(filename=write_pcap(tmp_path / "c.pcap", CONVERSATION))
+    n.register_tcp(cb)
+    n.run()
+    assert seen == [nids.NIDS_JUST_EST, nids.NIDS_DATA]
+    assert n._r.stats()["conns_created"] == 1
 
 
 def test_udp_and_ip_callbacks(tmp_path):

@@ -18,7 +18,9 @@ line for line:
     nids.run()
 
 Semantics follow libnids: at NIDS_JUST_EST the callbacks choose what to collect
-(`half.collect = 1`); a stream nobody collects gets no further callbacks. `tcp.server`
+(`half.collect += 1`); each callback then hears only of the halves it raised a collect
+field for, and of the stream's end, until it lowers them again (libnids' listeners); a
+stream nobody collects gets no further callbacks. `tcp.server`
 is the half-stream the *server receives* (bytes the client sent), `tcp.client` the one the
 client receives. At NIDS_DATA, `half.data` holds the bytes kept from earlier callbacks plus
 the `count_new` new ones; `count` is the total since the start, `offset` the stream offset of
@@ -100,7 +102,7 @@ class TcpStream:
     """A connection as libnids' struct tcp_stream: `addr`, `nids_state`, `client`, `server`."""
 
     __slots__ = ("addr", "nids_state", "client", "server", "conn_id", "ip_version", "_nids", "_discard",
-                 "_tracked")
+                 "_tracked", "_listeners", "_collecting")
 
     def __init__(self, nids: "Nids", conn_id: int, ip_version: int, addr) -> None:
         self.addr = addr  #: ((client, client_port), (server, server_port))
@@ -112,6 +114,10 @@ class TcpStream:
         self._nids = nids
         self._discard: int | None = None
         self._tracked = False
+        # [callback, whatto]: the callbacks that asked for this stream, and which halves
+        # (libnids' lurkers): only they hear of its data and its end.
+        self._listeners: list[list] = []
+        self._collecting = (False, False)  # what the engine collects: (to_server, to_client)
 
     def discard(self, num: int) -> None:
         """In a NIDS_DATA callback: drop only the first `num` bytes of the new data's half
@@ -158,6 +164,28 @@ _DEFAULT_PARAMS: dict[str, Any] = {
     "snaplen": 262144,
     "midstream": 0,            # follow connections without a handshake (libnids: never)
 }
+
+
+# libnids' COLLECT_* bits: which half (client/server, urgent or not) a listener follows.
+_CC, _SC, _CCU, _SCU = 1, 2, 4, 8
+
+
+def _collect_fields(s: TcpStream) -> tuple[int, int, int, int]:
+    return (s.client.collect, s.server.collect, s.client.collect_urg, s.server.collect_urg)
+
+
+def _whatto(before, after, whatto: int) -> int:
+    for bit, b, a in zip((_CC, _SC, _CCU, _SCU), before, after):
+        if a > b:
+            whatto |= bit
+        elif a < b:
+            whatto &= ~bit
+    return whatto
+
+
+def _halves(s: TcpStream) -> tuple[bool, bool]:
+    """(to_server, to_client) collected: any collect field of that half above zero."""
+    return (s.server.collect > 0 or s.server.collect_urg > 0, s.client.collect > 0 or s.client.collect_urg > 0)
 
 
 class Nids:
@@ -333,23 +361,50 @@ class Nids:
 
     def _call(self, cbs, *args) -> None:
         for cb in cbs:
-            try:
-                cb(*args)
-            except Exception as e:
-                tb = "".join(traceback.format_exception(e))
-                self.errors.append(tb)
-                sys.stderr.write(f"nids: callback {getattr(cb, '__name__', cb)!r} raised:\n{tb}")
+            self._call_one(cb, *args)
+
+    def _call_one(self, cb, *args) -> None:
+        try:
+            cb(*args)
+        except Exception as e:
+            tb = "".join(traceback.format_exception(e))
+            self.errors.append(tb)
+            sys.stderr.write(f"nids: callback {getattr(cb, '__name__', cb)!r} raised:\n{tb}")
+
+    def _call_listener(self, s: TcpStream, listener: list) -> None:
+        """Calls one listener; what it changes in the collect fields changes what it hears
+        (libnids' ride_lurkers: raising a field subscribes it, lowering unsubscribes)."""
+        before = _collect_fields(s)
+        self._call_one(listener[0], s)
+        listener[1] = _whatto(before, _collect_fields(s), listener[1])
 
     def _just_est(self, ev: StreamOpened):
         self.pkt_ts_ns = ev.ts_ns
         s = TcpStream(self, ev.conn_id, ev.key.ip_version, ev.key.addr)
-        self._call(self.tcp_callbacks, s)
-        to_server = s.server.collect > 0 or s.server.collect_urg > 0
-        to_client = s.client.collect > 0 or s.client.collect_urg > 0
-        if to_server or to_client:
+        for cb in self.tcp_callbacks:
+            listener = [cb, 0]
+            self._call_listener(s, listener)
+            if listener[1]:
+                s._listeners.append(listener)
+        s._collecting = _halves(s)
+        if s._listeners and (s._collecting[0] or s._collecting[1]):
             s._tracked = True
             self._streams[ev.conn_id] = s
-        return (to_server, to_client)
+            return s._collecting
+        return (False, False)
+
+    def _after_data(self, s: TcpStream) -> None:
+        """Drops listeners that lowered every field they raised, and tells the engine when
+        a half is no longer collected by anyone."""
+        s._listeners = [item for item in s._listeners if item[1]]
+        now = _halves(s) if s._listeners else (False, False)
+        if now == s._collecting:
+            return
+        s._collecting = now
+        if not (now[0] or now[1]):
+            self._streams.pop(s.conn_id, None)
+        if self._r is not None:
+            self._dispatch(self._r.set_collect(s.conn_id, now[0], now[1]))
 
     def _dispatch(self, events) -> None:
         streams = self._streams
@@ -367,12 +422,16 @@ class Nids:
                 other.count_new = 0
                 s.nids_state = NIDS_DATA
                 s._discard = None
-                self._call(self.tcp_callbacks, s)
+                mask = _SC | _SCU if ev.direction == 0 else _CC | _CCU
+                for listener in list(s._listeners):
+                    if listener[1] & mask:
+                        self._call_listener(s, listener)
                 drop = len(half.data) if s._discard is None else min(s._discard, len(half.data))
                 if drop:
                     half.data = half.data[drop:]
                     half.offset += drop
                 half.count_new = 0
+                self._after_data(s)
             elif isinstance(ev, StreamGap):
                 s = streams.get(ev.conn_id)
                 if s is not None:
@@ -395,7 +454,8 @@ class Nids:
                 else:
                     s.nids_state = NIDS_CLOSE
                 s.client.count_new = s.server.count_new = 0
-                self._call(self.tcp_callbacks, s)
+                for listener in s._listeners:
+                    self._call_one(listener[0], s)
             elif isinstance(ev, IPPacket):
                 self._pending_ip = ev
                 self._call(self.ip_callbacks, ev.data)
