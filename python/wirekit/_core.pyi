@@ -242,8 +242,11 @@ class TcpPipeline:
         """Feeds records `start..` of a batch: (events, next index)."""
     def feed_batch_count(self, batch: Batch) -> int:
         """Feeds a whole batch collecting data; returns only the number of events."""
-    def open_file_sink(self, dir: str | PathLike[str], flush_bytes: int = 1 << 18, max_copied_bytes: int = 1 << 27) -> None:
-        """Sends every connection's bytes to files in `dir` (written by threads); OSError if it cannot be opened."""
+    def open_file_sink(
+        self, dir: str | PathLike[str], flush_bytes: int = 1 << 18, max_copied_bytes: int = 1 << 27, echo: bool = True
+    ) -> None:
+        """Sends every connection's bytes to files in `dir` and writes dir/streams.jsonl (threads);
+        with `echo` the feed methods return the index lines too. OSError if `dir` cannot be used."""
     def sink_stats(self) -> dict[str, int]:
         """The file sink's counters (copies_cap_hits)."""
     def feed_batch_files(self, batch: Batch) -> list[str]:

@@ -97,6 +97,8 @@ def test_small_flushes_append_in_order(synth, expected, tmp_path):
     assert error is None and frames > 10000
     assert written(tmp_path, lines) == expected
     assert p.sink_stats() == {"copies_cap_hits": 0}  # mapped bytes are no copies
+    # The sink wrote the index itself, the same lines in the same order.
+    assert (tmp_path / "streams.jsonl").read_text().splitlines() == lines
 
 
 def test_copied_bytes_cap_writes_early_and_loses_nothing(synth, expected, tmp_path):
@@ -111,3 +113,13 @@ def test_copied_bytes_cap_writes_early_and_loses_nothing(synth, expected, tmp_pa
     lines += p.finish_files()
     assert written(tmp_path, lines) == expected
     assert p.sink_stats()["copies_cap_hits"] > 100
+    assert (tmp_path / "streams.jsonl").read_text().splitlines() == lines
+
+
+def test_without_echo_the_index_is_written_and_nothing_returned(synth, tmp_path):
+    p = _core.TcpPipeline(verify_checksums=False)
+    p.open_file_sink(tmp_path, echo=False)
+    lines, _frames, error = p.feed_file_files(str(synth))
+    assert error is None and lines == [] and p.finish_files() == []
+    rows = (tmp_path / "streams.jsonl").read_text().splitlines()
+    assert len(rows) > 1000 and all(json.loads(r)["client_file"].endswith(".c2s") for r in rows)

@@ -221,9 +221,11 @@ impl TcpPipeline {
     /// direction goes to the writer once `flush_bytes` are buffered, or when it ends. Bytes
     /// copied for open connections (all of them when fed from Python batches) are all
     /// written out whenever more than `max_copied_bytes` are held.
-    #[pyo3(signature = (dir, flush_bytes=1<<18, max_copied_bytes=1<<27))]
-    fn open_file_sink(&mut self, dir: PathBuf, flush_bytes: usize, max_copied_bytes: usize) -> PyResult<()> {
-        let sink = StreamFiles::open(&dir, flush_bytes, max_copied_bytes)
+    /// The sink writes `dir/streams.jsonl` itself; the feed methods return its lines too
+    /// when `echo` (else empty lists).
+    #[pyo3(signature = (dir, flush_bytes=1<<18, max_copied_bytes=1<<27, echo=true))]
+    fn open_file_sink(&mut self, dir: PathBuf, flush_bytes: usize, max_copied_bytes: usize, echo: bool) -> PyResult<()> {
+        let sink = StreamFiles::open(&dir, flush_bytes, max_copied_bytes, echo)
             .map_err(|e| PyOSError::new_err(format!("{}: {e}", dir.display())))?;
         self.sink = Some(sink);
         Ok(())

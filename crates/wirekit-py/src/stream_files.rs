@@ -53,13 +53,52 @@ pub struct StreamFiles {
     dir_text: String,
     /// Connections ended so far: orders the index lines coming back from different lanes.
     ended: u64,
+    index: Index,
+    /// Lines written since the last drain, for `echo`.
+    echoed: Vec<IndexLine>,
+}
+
+/// DIR/streams.jsonl, written by the engine's thread as lines come back from the lanes,
+/// in the order the connections ended.
+struct Index {
+    file: std::io::BufWriter<std::fs::File>,
+    /// Lines that came back ahead of an earlier one: (order -> line).
+    early: std::collections::BTreeMap<u64, IndexLine>,
+    next: u64,
+    /// Also hand the lines to the caller (`wirekit streams --json`).
+    echo: bool,
+}
+
+impl Index {
+    /// Takes lines in any order; writes (and echoes into `out`) those now in sequence, or
+    /// every one when `all` (after a failure some never come).
+    fn put(&mut self, lines: Vec<(u64, IndexLine)>, all: bool, out: &mut Vec<IndexLine>) -> std::io::Result<()> {
+        use std::io::Write;
+        for (order, line) in lines {
+            self.early.insert(order, line);
+        }
+        while let Some(entry) = self.early.first_entry() {
+            if !all && *entry.key() != self.next {
+                break;
+            }
+            self.next = *entry.key() + 1;
+            let line = entry.remove();
+            self.file.write_all(line.as_bytes())?;
+            self.file.write_all(b"\n")?;
+            if self.echo {
+                out.push(line);
+            }
+        }
+        Ok(())
+    }
 }
 
 impl StreamFiles {
     /// `flush_bytes`: a direction's pending bytes are written once this many are held
     /// (and when its connection ends). `max_copied`: copied bytes held for open connections, over all lanes, before they
-    /// are all written out (bytes of a mapped capture are not copies).
-    pub fn open(dir: &Path, flush_bytes: usize, max_copied: usize) -> std::io::Result<StreamFiles> {
+    /// are all written out (bytes of a mapped capture are not copies). `echo`: `drain` also
+    /// hands over the index lines it wrote.
+    pub fn open(dir: &Path, flush_bytes: usize, max_copied: usize, echo: bool) -> std::io::Result<StreamFiles> {
         let dir_c = CString::new(dir.as_os_str().as_encoded_bytes())
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
         // SAFETY: a plain open(2) of a NUL-terminated path; the fd is owned below.
@@ -90,7 +129,9 @@ impl StreamFiles {
                 std::thread::Builder::new().name(format!("wirekit-writer{i}")).spawn(move || lane.run(rx, back_tx, sh))?;
             lanes.push(LaneHandle { tx: Some(tx), returned, parcel: Parcel::default(), thread: Some(thread) });
         }
-        Ok(StreamFiles { lanes, shared, dir_text, ended: 0 })
+        let file = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(dir.join("streams.jsonl"))?);
+        let index = Index { file, early: Default::default(), next: 1, echo };
+        Ok(StreamFiles { lanes, shared, dir_text, ended: 0, index, echoed: Vec::new() })
     }
 
     /// Takes the events of one frame (`data`: the engine's data buffer; `frame`: the frame
@@ -146,6 +187,7 @@ impl StreamFiles {
             return Ok(());
         }
         let weight = l.parcel.weight();
+        let lines;
         {
             let mut f = self.shared.state.lock().unwrap();
             while f.error.is_none() && f.bytes > 0 && f.bytes + weight > IN_FLIGHT_CAP {
@@ -156,7 +198,14 @@ impl StreamFiles {
             }
             f.bytes += weight;
             f.parcels += 1;
+            lines = std::mem::take(&mut f.lines);
         }
+        // Index lines are written as they come back, while the lanes work, and echoed at
+        // the next drain.
+        if !lines.is_empty() {
+            self.index.put(lines, false, &mut self.echoed).map_err(|e| self.index_error(&e))?;
+        }
+        let l = &mut self.lanes[lane];
         let next = l.returned.try_recv().unwrap_or_default();
         let parcel = std::mem::replace(&mut l.parcel, next);
         let sent = l.tx.as_ref().map(|tx| tx.send(parcel).is_ok()).unwrap_or(false);
@@ -167,8 +216,9 @@ impl StreamFiles {
     }
 
     /// Waits until every lane has taken in and written what it was given (connections
-    /// still open keep up to `flush_bytes` a direction pending); appends the index lines of
-    /// the connections that ended, in the order they ended. The first write error, if any.
+    /// still open keep up to `flush_bytes` a direction pending), writes the index lines of
+    /// the connections that ended, in the order they ended, and (with `echo`) appends them
+    /// to `out`. The first write error, if any.
     pub fn drain(&mut self, out: &mut Vec<IndexLine>) -> Result<(), String> {
         for lane in 0..self.lanes.len() {
             self.send(lane)?;
@@ -177,15 +227,26 @@ impl StreamFiles {
         while f.parcels > 0 {
             f = self.shared.changed.wait(f).unwrap();
         }
-        let mut lines = std::mem::take(&mut f.lines);
+        let lines = std::mem::take(&mut f.lines);
         let error = f.error.clone();
         drop(f);
-        lines.sort_unstable_by_key(|(order, _)| *order);
-        out.extend(lines.into_iter().map(|(_, line)| line));
+        out.append(&mut self.echoed);
+        // After a failure, lines of connections after it may never come: write what came.
+        let put = self.index.put(lines, error.is_some(), out).and_then(|()| {
+            use std::io::Write;
+            self.index.file.flush()
+        });
+        if let Err(e) = put {
+            return Err(error.unwrap_or_else(|| self.index_error(&e)));
+        }
         match error {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    fn index_error(&self, e: &std::io::Error) -> String {
+        format!("{}/streams.jsonl: {}", self.dir_text, error_text(e))
     }
 }
 

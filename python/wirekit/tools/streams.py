@@ -73,26 +73,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 class IndexWriter:
-    """Writes streams.jsonl (and, with --json, standard output) from the engine's index lines
-    of finished connections. The stream bytes themselves go to the files inside the engine's
-    file sink (one Rust call per batch, a writer thread; no Python per segment)."""
+    """With --json, prints the index lines of finished connections to standard output. The
+    engine's file sink writes the stream files and DIR/streams.jsonl itself (one Rust call
+    per batch, writer threads; no Python per segment)."""
 
-    def __init__(self, outdir: str, json_out):
-        self.index = open(os.path.join(outdir, "streams.jsonl"), "w", encoding="utf-8")
+    def __init__(self, json_out):
         self.json_out = json_out
         self.count = 0
 
     def write(self, lines: list[str]) -> None:
         if not lines:
             return
-        text = "\n".join(lines) + "\n"
-        self.index.write(text)
         self.count += len(lines)
         if self.json_out is not None:
-            self.json_out.write(text)
+            self.json_out.write("\n".join(lines) + "\n")
 
     def close(self) -> None:
-        self.index.close()
+        if self.json_out is not None:
+            self.json_out.flush()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -115,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
                                midstream=args.midstream, idle_timeout_ns=int(args.idle_timeout * 1e9),
                                max_conns=max(1, args.max_conns))
     try:
-        engine.open_file_sink(args.outdir)
-        writer = IndexWriter(args.outdir, sys.stdout if args.json else None)
+        engine.open_file_sink(args.outdir, echo=args.json)
+        writer = IndexWriter(sys.stdout if args.json else None)
     except OSError as e:
         return common.fail(TOOL, f"cannot write the index in {args.outdir!r}: {e.strerror or e}")
     # Stdout carries nothing unless --json: show the bar whenever stderr is a terminal
