@@ -25,6 +25,14 @@ DIR/streams.jsonl gets one JSON object per connection, written when it ends:
 Connections whose handshake was not captured are skipped unless --midstream is given.
 Overlapping segments with different bytes are resolved by --policy (first wins by default).
 
+Reassembly runs on one thread and two writer threads write the files meanwhile. A regular
+capture file is read through a read-only mapping, and its in-order bytes go from there to
+the files with no copy in between (the mapped pages show in RSS; they are page cache). A
+direction's bytes are written when 256 KiB are pending or the connection ends, and when
+more than 128 MiB of copied bytes are held (live capture, filters) every connection's are
+written out at once. A failed write (a full disk) stops the run with the file's name;
+streams.jsonl lists only connections whose files were written.
+
 A progress bar is shown on standard error when it is a terminal and standard output is not;
 nothing when piped. Exit status: 0 on success, 1 on input/output errors, 2 for usage and
 filter errors.
