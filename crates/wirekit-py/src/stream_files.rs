@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use wirekit_reasm::tcp::engine::FxBuild;
 use wirekit_reasm::tcp::{ConnKey, Event, EventKind};
@@ -189,9 +189,9 @@ impl StreamFiles {
         let weight = l.parcel.weight();
         let lines;
         {
-            let mut f = self.shared.state.lock().unwrap();
+            let mut f = self.shared.state.lock().unwrap_or_else(PoisonError::into_inner);
             while f.error.is_none() && f.bytes > 0 && f.bytes + weight > IN_FLIGHT_CAP {
-                f = self.shared.changed.wait(f).unwrap();
+                f = self.shared.changed.wait(f).unwrap_or_else(PoisonError::into_inner);
             }
             if let Some(e) = &f.error {
                 return Err(e.clone());
@@ -223,9 +223,9 @@ impl StreamFiles {
         for lane in 0..self.lanes.len() {
             self.send(lane)?;
         }
-        let mut f = self.shared.state.lock().unwrap();
+        let mut f = self.shared.state.lock().unwrap_or_else(PoisonError::into_inner);
         while f.parcels > 0 {
-            f = self.shared.changed.wait(f).unwrap();
+            f = self.shared.changed.wait(f).unwrap_or_else(PoisonError::into_inner);
         }
         let lines = std::mem::take(&mut f.lines);
         let error = f.error.clone();
@@ -253,7 +253,7 @@ impl StreamFiles {
 impl StreamFiles {
     /// Times the cap on copied bytes (`max_copied`) was hit, as of the last `drain`.
     pub fn copies_cap_hits(&self) -> u64 {
-        self.shared.state.lock().unwrap().copies_cap_hits
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner).copies_cap_hits
     }
 }
 
@@ -373,12 +373,19 @@ impl Lane {
             let weight = parcel.weight();
             let mut lines = Vec::new();
             let hits_before = self.cap_hits;
-            let result = if failed { Ok(()) } else { self.take(&parcel, &mut lines) };
+            // A bug here must not leave the engine's thread waiting for this parcel forever:
+            // a panic becomes the run's error, and the parcel is accounted for as always.
+            let result = if failed {
+                Ok(())
+            } else {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.take(&parcel, &mut lines)))
+                    .unwrap_or_else(|_| Err(format!("{}: internal error in a file writer", self.dir_text)))
+            };
             parcel.ops.clear();
             parcel.bytes.clear();
             parcel.map = None;
             let _ = back.send(parcel);
-            let mut f = shared.state.lock().unwrap();
+            let mut f = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
             if let Err(e) = result {
                 failed = true;
                 f.error.get_or_insert(e);
