@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from tests.lab.content import random_files
 from tests.lab.netns import Lab, require_lab
 
 
@@ -31,12 +32,7 @@ def _wait_for(predicate, timeout_s: float, what: str):
 def test_live_streams_write_each_download_while_running(tmp_path):
     require_lab("curl")
     www = tmp_path / "www"
-    www.mkdir()
-    served = {}
-    for i in range(2):
-        data = os.urandom(300_000 + 4093 * i)
-        (www / f"f{i}.bin").write_bytes(data)
-        served[f"/f{i}.bin"] = hashlib.sha256(data).hexdigest()
+    served = {f"/{name}": sha for name, sha in random_files(www, [300_000, 304_093]).items()}
     out = tmp_path / "out"
     stdout = tmp_path / "stdout.jsonl"
     with Lab(2) as lab:

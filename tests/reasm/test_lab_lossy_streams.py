@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.lab.content import random_files
 from tests.lab.netns import Lab, require_lab, start_tcpdump, stop_tcpdump
 
 WIRE = Path(__file__).resolve().parents[2].parent / "shared" / "lab" / "lossy_wire.py"
@@ -24,12 +24,7 @@ def test_http_downloads_over_lossy_wire_reassemble_exactly(tmp_path):
     if not WIRE.is_file():
         pytest.skip(f"lossy wire not found at {WIRE}")
     www = tmp_path / "www"
-    www.mkdir()
-    files = {}
-    for i in range(4):
-        data = os.urandom(150_000 + 7919 * i)
-        (www / f"f{i}.bin").write_bytes(data)
-        files[f"f{i}.bin"] = hashlib.sha256(data).hexdigest()
+    files = random_files(www, [150_000 + 7919 * i for i in range(4)])
     with Lab(3) as lab:
         client, wire, server = lab.hosts
         # One subnet across an L2 wire: the middle namespace only moves frames.
