@@ -12,6 +12,7 @@ import pytest
 import wirekit
 from wirekit import CaptureFileError, CaptureTruncatedError, PcapngWriter, PcapWriter
 from wirekit.capture import RecordFlags
+from wirekit.capture.files import CaptureFile
 
 from conftest import corpus_files, require_tool
 
@@ -191,3 +192,36 @@ def test_pcapng_two_sections_interfaces_and_resolutions():
     info = src.info
     assert info["format"] == "pcapng" and info["sections"] == 2
     assert [i["linktype"] for i in info["interfaces"]] == [1, 101, 113]
+
+
+class _ReadOnly:
+    """A file object with read() only: CaptureFile's copying path (no readinto)."""
+
+    def __init__(self, f):
+        self.f = f
+
+    def read(self, n=-1):
+        return self.f.read(n)
+
+
+def _packets_and_error(source, chunk_size: int):
+    out, err = [], None
+    try:
+        for batch in CaptureFile(source, chunk_size=chunk_size).batches():
+            out += [(batch.data(i), t) for i, t in enumerate(batch.ts_ns())]
+    except CaptureFileError as e:
+        err = (type(e).__name__, e.offset, e.record, e.kind)
+    return out, err
+
+
+@pytest.mark.parametrize("chunk_size", [1 << 20, 100, 7])
+def test_reading_into_the_batch_buffer_equals_reading_and_copying(chunk_size):
+    # Files with readinto are read straight into each batch's buffer; anything else is
+    # read and copied. Same packets and the same error, at any chunk size (records cut by
+    # chunk ends, truncated and corrupt files included).
+    paths = [p for p in corpus_files("**/*.pcap", "**/*.pcapng") if p.is_file()]
+    if not paths:
+        pytest.skip("corpus not found")
+    for path in paths:
+        with open(path, "rb") as a, open(path, "rb", buffering=0) as b:
+            assert _packets_and_error(_ReadOnly(a), chunk_size) == _packets_and_error(b, chunk_size), path

@@ -118,6 +118,13 @@ class Framer:
         """Frames up to `max_records` records: (consumed, batch, error or None)."""
     def finish(self, leftover: bytes) -> _FrameErrorTuple | None:
         """End of input: None when the file ended cleanly, else the error tuple."""
+    def read_frame(
+        self, file: Any, chunk_size: int, max_records: int = ...
+    ) -> tuple[Batch, int, _FrameErrorTuple | None]:
+        """Reads a chunk from `file` (readinto) after the unframed rest and frames it:
+        (batch, bytes read, error or None); 0 bytes read is the end of input."""
+    def finish_pending(self) -> _FrameErrorTuple | None:
+        """`finish` after `read_frame`, with the bytes it left unframed."""
     @property
     def offset(self) -> int:
         """Absolute offset of the next unconsumed byte."""

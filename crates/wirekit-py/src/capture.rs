@@ -166,10 +166,15 @@ impl Batch {
     }
 }
 
+/// CPython's PyBUF_WRITE (memoryobject.h), which pyo3's limited-API ffi does not export.
+const PYBUF_WRITE: std::os::raw::c_int = 0x200;
+
 /// Sans-IO pcap/pcapng framer: feed it buffers, get batches of records.
 #[pyclass(module = "wirekit._core")]
 pub struct Framer {
     inner: framer::Framer,
+    /// `read_frame`: bytes read but not framed yet (a record cut by the chunk's end).
+    pending: Vec<u8>,
 }
 
 fn error_tuple(py: Python<'_>, e: &framer::FrameError) -> PyResult<PyObject> {
@@ -185,7 +190,7 @@ fn error_tuple(py: Python<'_>, e: &framer::FrameError) -> PyResult<PyObject> {
 impl Framer {
     #[new]
     fn new() -> Self {
-        Framer { inner: framer::Framer::new() }
+        Framer { inner: framer::Framer::new(), pending: Vec::new() }
     }
 
     /// Frames up to `max_records` records from `buf`. Returns (consumed, batch, error) where
@@ -203,6 +208,68 @@ impl Framer {
             None => py.None(),
         };
         Ok((framed.consumed, Batch { buf, records }, err))
+    }
+
+    /// Reads up to `chunk_size` bytes from `file` (anything with `readinto`) straight into
+    /// a new batch buffer that starts with the bytes left unframed by the previous call, and
+    /// frames it: the file's bytes are copied once, by the read itself. Returns (batch, bytes
+    /// read, error) as `frame` does; 0 bytes read is the end of input (then
+    /// `finish_pending()`).
+    #[pyo3(signature = (file, chunk_size, max_records=usize::MAX))]
+    fn read_frame(&mut self, py: Python<'_>, file: &Bound<'_, PyAny>, chunk_size: usize, max_records: usize) -> PyResult<(Batch, usize, PyObject)> {
+        use pyo3::ffi;
+        let lead = self.pending.len();
+        let total = lead + chunk_size.max(1);
+        // SAFETY: a new bytes object with `total` uninitialised bytes, nobody else holds
+        // it; every byte the batch will use is written below before the batch exists.
+        let buf: Bound<'_, PyBytes> = unsafe {
+            let raw = ffi::PyBytes_FromStringAndSize(std::ptr::null(), total as ffi::Py_ssize_t);
+            Bound::from_owned_ptr_or_err(py, raw)?.downcast_into_unchecked()
+        };
+        // SAFETY: the object's own storage, `total` bytes long.
+        let base = unsafe { ffi::PyBytes_AsString(buf.as_ptr()) as *mut u8 };
+        unsafe { std::ptr::copy_nonoverlapping(self.pending.as_ptr(), base, lead) };
+        let readinto = file.getattr("readinto")?;
+        let mut got = 0usize;
+        while got < total - lead {
+            // A writable view of the unfilled part, released right after the call so it
+            // cannot outlive the filling of this still-private object.
+            // SAFETY: the range lies inside the object's storage.
+            let view = unsafe {
+                let raw = ffi::PyMemoryView_FromMemory(
+                    base.add(lead + got) as *mut std::os::raw::c_char,
+                    (total - lead - got) as ffi::Py_ssize_t,
+                    PYBUF_WRITE,
+                );
+                Bound::from_owned_ptr_or_err(py, raw)?
+            };
+            let n = readinto.call1((&view,));
+            view.call_method0("release")?;
+            match n?.extract::<Option<usize>>()? {
+                None | Some(0) => break, // end of input (or nothing now on a non-blocking file)
+                Some(k) => got += k.min(total - lead - got),
+            }
+        }
+        let valid = lead + got;
+        let mut records = Vec::new();
+        let framed = {
+            let b = &buf.as_bytes()[..valid];
+            let framed = self.inner.frame(b, &mut records, max_records);
+            self.pending.clear();
+            self.pending.extend_from_slice(&b[framed.consumed.min(valid)..]);
+            framed
+        };
+        let err = match &framed.error {
+            Some(e) => error_tuple(py, e)?,
+            None => py.None(),
+        };
+        Ok((Batch { buf: buf.unbind(), records }, got, err))
+    }
+
+    /// `finish` for `read_frame`: the end of input, with the bytes it left unframed.
+    fn finish_pending(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+        let pending = std::mem::take(&mut self.pending);
+        self.finish(py, &pending)
     }
 
     /// End of input: None when the file ended cleanly, else the error tuple.

@@ -64,6 +64,7 @@ class CaptureFile:
         # non-capture file fails at open time.
         self._pending: list[Batch] = []
         self._leftover = b""
+        self._readinto = hasattr(self._file, "readinto")
         self._eof = False
         self._error: CaptureFileError | None = None
         self._prime()
@@ -107,6 +108,8 @@ class CaptureFile:
 
     def _step(self) -> Batch | None:
         """Reads and frames one chunk. None at the end of input (error set if any)."""
+        if self._readinto:
+            return self._step_into()
         while True:
             chunk = self._read_chunk()
             if not chunk:
@@ -122,6 +125,26 @@ class CaptureFile:
             if err is not None:
                 self._eof = True
                 self._error = self._fail(err)
+                return batch if len(batch) else None
+            if len(batch):
+                return batch
+            # A record longer than what we hold: keep reading (the framer caps its size).
+
+    def _step_into(self) -> Batch | None:
+        """`_step` for files with readinto: the framer reads each chunk straight into the
+        batch's buffer (one copy of the file's bytes instead of three)."""
+        while True:
+            batch, n, err = self._framer.read_frame(self._file, self.chunk_size)
+            self.bytes_read += n
+            if err is not None:
+                self._eof = True
+                self._error = self._fail(err)
+                return batch if len(batch) else None
+            if n == 0:
+                self._eof = True
+                err = self._framer.finish_pending()
+                if err is not None:
+                    self._error = self._fail(err)
                 return batch if len(batch) else None
             if len(batch):
                 return batch
