@@ -229,28 +229,27 @@ impl Framer {
         // SAFETY: the object's own storage, `total` bytes long.
         let base = unsafe { ffi::PyBytes_AsString(buf.as_ptr()) as *mut u8 };
         unsafe { std::ptr::copy_nonoverlapping(self.pending.as_ptr(), base, lead) };
-        let readinto = file.getattr("readinto")?;
-        let mut got = 0usize;
-        while got < total - lead {
-            // A writable view of the unfilled part, released right after the call so it
-            // cannot outlive the filling of this still-private object.
-            // SAFETY: the range lies inside the object's storage.
-            let view = unsafe {
-                let raw = ffi::PyMemoryView_FromMemory(
-                    base.add(lead + got) as *mut std::os::raw::c_char,
-                    (total - lead - got) as ffi::Py_ssize_t,
-                    PYBUF_WRITE,
-                );
-                Bound::from_owned_ptr_or_err(py, raw)?
-            };
-            let n = readinto.call1((&view,));
-            view.call_method0("release")?;
-            match n?.extract::<Option<usize>>()? {
-                None | Some(0) => break, // end of input (or nothing now on a non-blocking file)
-                Some(k) => got += k.min(total - lead - got),
-            }
-        }
+        // One readinto call, as one read() was: a pipe or FIFO gives what it has now (a
+        // live `tcpdump -w - |` must not wait for a whole chunk); a regular file fills it.
+        // The writable view is released right after the call, so it cannot outlive the
+        // filling of this still-private object.
+        // SAFETY: the range lies inside the object's storage.
+        let view = unsafe {
+            let raw = ffi::PyMemoryView_FromMemory(
+                base.add(lead) as *mut std::os::raw::c_char,
+                (total - lead) as ffi::Py_ssize_t,
+                PYBUF_WRITE,
+            );
+            Bound::from_owned_ptr_or_err(py, raw)?
+        };
+        let n = file.call_method1("readinto", (&view,));
+        view.call_method0("release")?;
+        // None: nothing now on a non-blocking file; like 0, no bytes this time.
+        let got = n?.extract::<Option<usize>>()?.unwrap_or(0).min(total - lead);
         let valid = lead + got;
+        // A short read (a pipe gives 64 KiB at a time) would leave most of the buffer
+        // unused for as long as the batch lives: keep an exact copy instead.
+        let buf = if valid < total / 2 { PyBytes::new(py, &buf.as_bytes()[..valid]) } else { buf };
         let mut records = Vec::new();
         let framed = {
             let b = &buf.as_bytes()[..valid];
