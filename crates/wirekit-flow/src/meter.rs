@@ -364,6 +364,7 @@ impl Meter {
         let (mut src_port, mut dst_port) = (0u16, 0u16);
         if p.has_l4 && !(p.is_fragment && p.frag_offset > 0) {
             if p.proto == PROTO_ICMP || p.proto == PROTO_ICMPV6 {
+                // NetFlow convention: type*256+code in the destination port.
                 dst_port = (p.src_port & 0xff) << 8 | (p.dst_port & 0xff);
             } else {
                 src_port = p.src_port;
@@ -539,42 +540,23 @@ impl Meter {
             }
         }
 
-        let (mut src_port, mut dst_port) = (0u16, 0u16);
-        let icmp = p.proto == PROTO_ICMP || p.proto == PROTO_ICMPV6;
+        let mut key = Self::base_key(p);
         if p.is_fragment && p.frag_offset > 0 {
+            // A later fragment carries no ports: the first fragment left them in the map.
             let id = FragId { src: p.src, dst: p.dst, proto: p.proto, ip_id: p.ip_id };
             match self.frags.lookup(&id, !p.more_fragments) {
                 Some((s, d)) => {
-                    src_port = s;
-                    dst_port = d;
+                    key.src_port = s;
+                    key.dst_port = d;
                 }
                 None => self.stats.frag_ports_unknown += 1,
             }
-        } else if p.has_l4 {
-            if icmp {
-                // NetFlow convention: type*256+code in the destination port.
-                dst_port = (p.src_port & 0xff) << 8 | (p.dst_port & 0xff);
-            } else {
-                src_port = p.src_port;
-                dst_port = p.dst_port;
-            }
-            if p.is_fragment && p.more_fragments {
-                let id = FragId { src: p.src, dst: p.dst, proto: p.proto, ip_id: p.ip_id };
-                if self.frags.insert(id, src_port, dst_port, p.ts_ns) {
-                    self.stats.frag_map_full += 1;
-                }
+        } else if p.has_l4 && p.is_fragment && p.more_fragments {
+            let id = FragId { src: p.src, dst: p.dst, proto: p.proto, ip_id: p.ip_id };
+            if self.frags.insert(id, key.src_port, key.dst_port, p.ts_ns) {
+                self.stats.frag_map_full += 1;
             }
         }
-        let key = FlowKey {
-            src: p.src,
-            dst: p.dst,
-            src_port,
-            dst_port,
-            proto: p.proto,
-            ip_version: p.ip_version,
-            vlan: p.vlan,
-            ifindex: p.ifindex,
-        };
 
         let mut reverse = false;
         let hash = match pre_hash {
