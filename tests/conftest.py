@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,17 @@ REPO = Path(__file__).resolve().parents[1]
 #: ../shared/corpus beside the repository (CI lays it there), or $WIREKIT_CORPUS.
 CORPUS = Path(os.environ.get("WIREKIT_CORPUS", REPO.parent / "shared" / "corpus")).resolve()
 DATA = REPO / "tests" / "data"
+
+
+def wait_for(predicate, timeout_s: float = 10.0):
+    """Polls `predicate()` until it returns something true (returned) or `timeout_s` passes
+    (then its last, false, value): for tests that watch another process's output."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(0.05)
 
 
 def corpus_files(*patterns: str) -> list[Path]:

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import time
 
+from conftest import wait_for
+
 from .helpers import eth_ipv4, udp
 
 S = 1_000_000_000
@@ -25,14 +27,6 @@ def _record(frame: bytes, ts_ns: int) -> bytes:
     sec, ns = divmod(ts_ns, S)
     return struct.pack("<IIII", sec, ns, len(frame), len(frame)) + frame
 
-
-def _wait_for(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _flows(path):
@@ -56,14 +50,14 @@ def test_pidfile_sighup_reopen_and_sigterm_flush(tmp_path):
         # Flow A: 3 packets.
         w.write(_pcap_header() + b"".join(
             _record(eth_ipv4("10.0.0.1", "10.0.0.2", 17, udp(1111, 53, b"a" * i)), t0 + i * S) for i in range(3)))
-        assert _wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() == str(proc.pid))
+        assert wait_for(lambda: pidfile.exists() and pidfile.read_text().strip() == str(proc.pid))
         time.sleep(0.3)  # the tool has read flow A and waits for more input
         os.rename(out, tmp_path / "flows.json.1")
         proc.send_signal(signal.SIGHUP)
         time.sleep(0.2)
         # Flow B, 100 s later: A is idle-expired by packet time and must land in the new file.
         w.write(_record(eth_ipv4("10.0.0.3", "10.0.0.4", 17, udp(2222, 53, b"b")), t0 + 100 * S))
-        assert _wait_for(lambda: len(_flows(out)) == 1)
+        assert wait_for(lambda: len(_flows(out)) == 1)
         # SIGTERM while B is open and the tool blocks on the FIFO: B is flushed, nothing lost.
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=20)

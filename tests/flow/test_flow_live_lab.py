@@ -13,18 +13,11 @@ import time
 
 import pytest
 
+from conftest import wait_for
 from tests.lab.netns import Lab, require_lab
 
 pytestmark = pytest.mark.lab
 
-
-def _wait_for(pred, timeout=10.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_live_sigterm_flushes_every_flow(tmp_path):
@@ -37,7 +30,7 @@ def test_live_sigterm_flushes_every_flow(tmp_path):
         proc = b.spawn([sys.executable, "-m", "wirekit.cli", "flow", "-i", b.ifname, "--json", str(out),
                         "--pidfile", str(pidfile), "--idle-timeout", "300", "--user", "nobody", "udp"],
                        stderr=subprocess.PIPE, text=True)
-        assert _wait_for(pidfile.exists), "wirekit flow did not start"
+        assert wait_for(pidfile.exists), "wirekit flow did not start"
         time.sleep(0.3)
         with a.inside():
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

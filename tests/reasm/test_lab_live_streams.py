@@ -10,22 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
+from conftest import wait_for
 from tests.lab.content import random_files
 from tests.lab.netns import Lab, require_lab
 
-
-def _wait_for(predicate, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.lab
@@ -43,15 +34,14 @@ def test_live_streams_write_each_download_while_running(tmp_path):
             tool = client.spawn([sys.executable, "-m", "wirekit.cli", "streams", "-i", client.ifname, "-o", str(out),
                                  "--json", "tcp", "port", "8080"], stdout=so, stderr=subprocess.PIPE)
         # streams.jsonl is created once the capture is open.
-        _wait_for(lambda: (out / "streams.jsonl").exists() or tool.poll() is not None, 10, "the capture to open")
+        assert wait_for(lambda: (out / "streams.jsonl").exists() or tool.poll() is not None), "the capture did not open"
         assert tool.poll() is None, tool.stderr.read().decode()
         for path in served:
             r = client.run(["curl", "-s", "--max-time", "20", "-o", "/dev/null", "-w", "%{http_code}",
                             f"http://{server.ipv4}:8080{path}"], timeout=30)
             assert r.stdout == "200"
         # Both connections end (FIN both ways) and are indexed while the tool still runs.
-        rows = _wait_for(lambda: (lines := (out / "streams.jsonl").read_text().splitlines()) and len(lines) >= 2
-                         and lines, 15, "two index lines")
+        assert wait_for(lambda: len((out / "streams.jsonl").read_text().splitlines()) >= 2, 15), "no two index lines"
         assert tool.poll() is None
         os.killpg(tool.pid, signal.SIGINT)
         assert tool.wait(timeout=10) == 0, tool.stderr.read().decode()
