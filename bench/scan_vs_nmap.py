@@ -26,20 +26,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-LISTENER = r"""
-import socket, sys, time
-socks = []
-for p in map(int, sys.argv[1:]):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("::", p)); s.listen(64); socks.append(s)
-print("ready", flush=True)
-time.sleep(600)
-"""
 
 
 def main() -> int:
+    from tests.lab.content import PORT_LISTENER
     from tests.lab.netns import Lab, lab_available
 
     why = lab_available("nft", "nmap")
@@ -54,7 +44,7 @@ def main() -> int:
         ports = random.Random().sample(range(1025, 65000), 9)
         listen = sorted(ports[:5])
         drop = sorted([listen[0], ports[5]])
-        proc = h1.spawn([sys.executable, "-c", LISTENER, *map(str, listen)], stdout=subprocess.PIPE)
+        proc = h1.spawn([sys.executable, "-c", PORT_LISTENER, *map(str, listen)], stdout=subprocess.PIPE)
         assert proc.stdout.readline().strip() == b"ready"
         h1.run(["nft", "-f", "-"], input=(
             "table inet wkbench {\n chain input {\n"

@@ -3,8 +3,6 @@ Zeek conn.log (per direction) and softflowd's export of the same capture."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from wirekit import Packet
 from wirekit.flow import EndReason, FlowMeter

@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from tests.lab.content import PORT_LISTENER
 from tests.lab.netns import Lab, require_lab, start_tcpdump, stop_tcpdump
 from tests.lab.nobody import SETPRIV_BASE, nobody_python
 
@@ -24,17 +25,6 @@ pytestmark = pytest.mark.lab
 WIREKIT = [sys.executable, "-m", "wirekit.cli"]
 RATE = 20000
 
-LISTENER = r"""
-import socket, sys, time
-socks = []
-for p in map(int, sys.argv[1:]):
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("::", p)); s.listen(64); socks.append(s)
-print("ready", flush=True)
-time.sleep(120)
-"""
 
 
 def _json_lines(text: str) -> list[dict]:
@@ -52,7 +42,7 @@ def lab():
         drop = sorted([listen[0], ports[5]])            # a dropped listener and a dropped closed port
         reject_icmp = ports[6]
         reject_rst = ports[7]
-        proc = h1.spawn([sys.executable, "-c", LISTENER, *map(str, listen)], stdout=subprocess.PIPE)
+        proc = h1.spawn([sys.executable, "-c", PORT_LISTENER, *map(str, listen)], stdout=subprocess.PIPE)
         assert proc.stdout.readline().strip() == b"ready"
         rules = f"""
 table inet wktest {{
@@ -154,7 +144,7 @@ def test_trace_three_namespace_chain():
     require_lab()
     with Lab(3) as lab:
         h0, h1, h2 = lab.hosts
-        srv = h2.spawn([sys.executable, "-c", LISTENER, "8080"], stdout=subprocess.PIPE)
+        srv = h2.spawn([sys.executable, "-c", PORT_LISTENER, "8080"], stdout=subprocess.PIPE)
         assert srv.stdout.readline().strip() == b"ready"
         target = h2.interfaces[0].ipv4
         r = h0.run([*WIREKIT, "trace", "-p", "8080", "--wait", "1", "--json", target], timeout=60)
