@@ -18,14 +18,6 @@ import sys
 import tempfile
 
 
-def csum(b: bytes) -> int:
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
-
 
 def frame(i: int, flags: int, seq: int, ack: int, payload: bytes = b"") -> bytes:
     src = struct.pack("!I", 0x0A000000 + (i >> 8))  # 10.x.y.z

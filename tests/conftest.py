@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import time
 from pathlib import Path
 
@@ -13,6 +14,22 @@ REPO = Path(__file__).resolve().parents[1]
 #: ../shared/corpus beside the repository (CI lays it there), or $WIREKIT_CORPUS.
 CORPUS = Path(os.environ.get("WIREKIT_CORPUS", REPO.parent / "shared" / "corpus")).resolve()
 DATA = REPO / "tests" / "data"
+
+
+def oracle_ones_sum(data: bytes) -> int:
+    """The RFC 1071 ones'-complement sum of `data`, written apart from wirekit's own so
+    tests can build packets and check wirekit's checksums against it."""
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return s
+
+
+def oracle_checksum(data: bytes) -> int:
+    """The RFC 1071 checksum of `data` (see `oracle_ones_sum`)."""
+    return ~oracle_ones_sum(data) & 0xFFFF
 
 
 def wait_for(predicate, timeout_s: float = 10.0):

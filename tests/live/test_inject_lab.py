@@ -18,18 +18,11 @@ from wirekit.wire.ethernet import EthernetHeader
 from wirekit.wire.ipv4 import IPv4Header
 from wirekit.wire.ipv6 import IPv6Header
 from wirekit.wire.udp import UDPHeader
+from conftest import oracle_checksum
 from tests.lab.netns import Lab, require_lab, start_tcpdump, stop_tcpdump
 
 pytestmark = pytest.mark.lab
 
-
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\x00"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def _udp4(src: str, dst: str, payload: bytes, ip_id: int = 0x1234, sport: int = 40000, dport: int = 7777) -> bytes:
@@ -37,9 +30,9 @@ def _udp4(src: str, dst: str, payload: bytes, ip_id: int = 0x1234, sport: int = 
     udp_len = 8 + len(payload)
     pseudo = s + d + struct.pack("!BBH", 0, 17, udp_len)
     udp = struct.pack("!HHHH", sport, dport, udp_len, 0) + payload
-    udp = udp[:6] + struct.pack("!H", _csum(pseudo + udp) or 0xFFFF) + udp[8:]
+    udp = udp[:6] + struct.pack("!H", oracle_checksum(pseudo + udp) or 0xFFFF) + udp[8:]
     hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + udp_len, ip_id, 0x4000, 64, 17, 0, s, d)
-    hdr = hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:]
+    hdr = hdr[:10] + struct.pack("!H", oracle_checksum(hdr)) + hdr[12:]
     return hdr + udp
 
 
@@ -48,7 +41,7 @@ def _udp6(src: str, dst: str, payload: bytes, sport: int = 40000, dport: int = 7
     udp_len = 8 + len(payload)
     pseudo = s + d + struct.pack("!I3xB", udp_len, 17)
     udp = struct.pack("!HHHH", sport, dport, udp_len, 0) + payload
-    udp = udp[:6] + struct.pack("!H", _csum(pseudo + udp) or 0xFFFF) + udp[8:]
+    udp = udp[:6] + struct.pack("!H", oracle_checksum(pseudo + udp) or 0xFFFF) + udp[8:]
     return struct.pack("!IHBB16s16s", 0x60012345, udp_len, 17, 64, s, d) + udp
 
 

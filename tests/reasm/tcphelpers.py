@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import struct
 
+from conftest import oracle_checksum
 from wirekit import Packet
 from wirekit.reasm import (
     Anomaly,
@@ -20,14 +21,6 @@ from wirekit.reasm import (
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
-
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def tcp_frame(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, flags: int,
@@ -47,7 +40,7 @@ def tcp_frame(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, fl
     else:
         s, d = socket.inet_aton(src), socket.inet_aton(dst)
         pseudo = s + d + struct.pack("!xBH", 6, len(tcp))
-    c = _csum(pseudo + tcp)
+    c = oracle_checksum(pseudo + tcp)
     if bad_checksum:
         c ^= 0x5555
     tcp = tcp[:16] + struct.pack("!H", c) + tcp[18:]
@@ -56,7 +49,7 @@ def tcp_frame(src: str, dst: str, sport: int, dport: int, seq: int, ack: int, fl
         eth = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x86\xdd"
     else:
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0, 64, 6, 0, s, d)
-        ip = ip[:10] + struct.pack("!H", _csum(ip)) + ip[12:]
+        ip = ip[:10] + struct.pack("!H", oracle_checksum(ip)) + ip[12:]
         eth = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00"
     return eth + ip + tcp
 

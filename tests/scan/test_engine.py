@@ -7,6 +7,7 @@ import struct
 
 import pytest
 
+from conftest import oracle_ones_sum
 from wirekit.scan.engine import (CLOSED, FILTERED, OPEN, Permutation, SynScanner, TokenBucket,
                                  probe_seq)
 from wirekit.scan.targets import TargetError, parse_ports, parse_targets, service_name, top_ports
@@ -14,19 +15,11 @@ from wirekit.scan.targets import TargetError, parse_ports, parse_targets, servic
 SRC4, SRC6 = "192.0.2.1", "2001:db8::1"
 
 
-def ones(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return s
-
 
 def parse_syn(pkt: bytes):
     """(dst, dport, sport, seq), checking both checksums and the SYN shape."""
     if pkt[0] >> 4 == 4:
-        assert ones(pkt[:20]) == 0xFFFF
+        assert oracle_ones_sum(pkt[:20]) == 0xFFFF
         src, dst, seg = pkt[12:16], pkt[16:20], pkt[20:]
         assert struct.unpack("!H", pkt[2:4])[0] == len(pkt)
         pseudo = src + dst + struct.pack("!BBH", 0, 6, len(seg))
@@ -35,7 +28,7 @@ def parse_syn(pkt: bytes):
         src, dst, seg = pkt[8:24], pkt[24:40], pkt[40:]
         pseudo = src + dst + struct.pack("!IxxxB", len(seg), 6)
         dst_s = str(ipaddress.IPv6Address(dst))
-    assert ones(pseudo + seg) == 0xFFFF
+    assert oracle_ones_sum(pseudo + seg) == 0xFFFF
     sport, dport, seq, ack, off, flags = struct.unpack("!HHIIBB", seg[:14])
     assert (flags, ack, off >> 4) == (0x02, 0, 6)
     return dst_s, dport, sport, seq
