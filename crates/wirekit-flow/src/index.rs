@@ -42,18 +42,7 @@ impl FlowIndex {
     /// The first candidate slot of `hash` (a hint for prefetching the slab entry).
     #[inline]
     pub fn peek(&self, hash: u64) -> Option<u32> {
-        let tag = tag_of(hash);
-        let mut i = tag as usize & self.mask;
-        loop {
-            let b = self.buckets[i];
-            if b == 0 {
-                return None;
-            }
-            if (b >> 32) as u32 == tag {
-                return Some((b as u32) - 1);
-            }
-            i = (i + 1) & self.mask;
-        }
+        self.find(hash, |_| true)
     }
 
     /// The slot whose key satisfies `is_key`, among those with this hash.

@@ -33,14 +33,7 @@ class ExportClock:
         last packet of any of them."""
         last = max((max(r[11], r[19]) if r[16] else r[11] for r in rows), default=None)
         first = min((min(r[10], r[18]) if r[16] else r[10] for r in rows), default=None)
-        if self.start_ns is None:
-            self.start((now_ns if now_ns is not None else first) if first is None else first)
-        now = now_ns if now_ns is not None else last
-        if now is None:
-            now = self.start_ns
-        if last is not None and now < last:
-            now = last
-        return max(now, self.start_ns)
+        return self.export_ns_span(first, last, now_ns)
 
     def export_ns_span(self, first: int | None, last: int | None, now_ns: int | None) -> int:
         """export_ns() for records whose packets span [first, last]."""
