@@ -61,7 +61,7 @@ pub fn read_file(
 ) -> PyResult<(u64, Option<String>)> {
     use std::io::Read;
     use wirekit_core::framer::Framer;
-    let err = |e: std::io::Error| PyOSError::new_err(format!("{}: {e}", path.display()));
+    let err = |e: std::io::Error| PyOSError::new_err(format!("{}: {}", path.display(), crate::error_text(&e)));
     let mut f = std::fs::File::open(path).map_err(err)?;
     let mut framer = Framer::new();
     let mut records = Vec::with_capacity(64);

@@ -13,6 +13,16 @@ mod reasm;
 mod scan;
 mod stream_files;
 
+/// An I/O error as the C tools print it: "No space left on device", without Rust's
+/// " (os error 28)".
+pub(crate) fn error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => text[..at].to_string(),
+        _ => text,
+    }
+}
+
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

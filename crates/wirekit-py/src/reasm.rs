@@ -4,6 +4,7 @@
 
 use crate::capture::{Batch, Packet};
 use crate::file_reader::read_file;
+use crate::error_text;
 use crate::stream_files::{Frame, IndexLine, StreamFiles};
 use pyo3::exceptions::{PyOSError, PyValueError};
 use std::path::PathBuf;
@@ -226,7 +227,7 @@ impl TcpPipeline {
     #[pyo3(signature = (dir, flush_bytes=1<<18, max_copied_bytes=1<<27, echo=true))]
     fn open_file_sink(&mut self, dir: PathBuf, flush_bytes: usize, max_copied_bytes: usize, echo: bool) -> PyResult<()> {
         let sink = StreamFiles::open(&dir, flush_bytes, max_copied_bytes, echo)
-            .map_err(|e| PyOSError::new_err(format!("{}: {e}", dir.display())))?;
+            .map_err(|e| PyOSError::new_err(format!("{}: {}", dir.display(), error_text(&e))))?;
         self.sink = Some(sink);
         Ok(())
     }

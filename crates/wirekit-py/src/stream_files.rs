@@ -14,6 +14,7 @@
 //! Parcels in flight are bounded (`IN_FLIGHT_CAP` bytes); `drain()` waits for every lane,
 //! so a caller that gets an index line back can read that connection's files.
 
+use crate::error_text;
 use crate::file_reader::Mapped;
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -95,9 +96,9 @@ impl Index {
 
 impl StreamFiles {
     /// `flush_bytes`: a direction's pending bytes are written once this many are held
-    /// (and when its connection ends). `max_copied`: copied bytes held for open connections, over all lanes, before they
-    /// are all written out (bytes of a mapped capture are not copies). `echo`: `drain` also
-    /// hands over the index lines it wrote.
+    /// (and when its connection ends). `max_copied`: copied bytes held for open connections,
+    /// over all lanes, before they are all written out (bytes of a mapped capture are not
+    /// copies). `echo`: `drain` also hands over the index lines it wrote.
     pub fn open(dir: &Path, flush_bytes: usize, max_copied: usize, echo: bool) -> std::io::Result<StreamFiles> {
         let dir_c = CString::new(dir.as_os_str().as_encoded_bytes())
             .map_err(|_| std::io::Error::from(std::io::ErrorKind::InvalidInput))?;
@@ -245,17 +246,16 @@ impl StreamFiles {
         }
     }
 
+    /// Times the cap on copied bytes (`max_copied`) was hit, as of the last `drain`.
+    pub fn copies_cap_hits(&self) -> u64 {
+        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner).copies_cap_hits
+    }
+
     fn index_error(&self, e: &std::io::Error) -> String {
         format!("{}/streams.jsonl: {}", self.dir_text, error_text(e))
     }
 }
 
-impl StreamFiles {
-    /// Times the cap on copied bytes (`max_copied`) was hit, as of the last `drain`.
-    pub fn copies_cap_hits(&self) -> u64 {
-        self.shared.state.lock().unwrap_or_else(PoisonError::into_inner).copies_cap_hits
-    }
-}
 
 impl Drop for StreamFiles {
     fn drop(&mut self) {
@@ -548,15 +548,6 @@ fn index_line(n: &Names, c: &Conn, state: &str, last_ts_ns: i64) -> IndexLine {
     )
 }
 
-/// An I/O error as the C tools print it: "No space left on device", without Rust's
-/// " (os error 28)".
-fn error_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match (e.raw_os_error(), text.rfind(" (os error ")) {
-        (Some(_), Some(at)) => text[..at].to_string(),
-        _ => text,
-    }
-}
 
 /// Writes a direction's pending bytes to its file: created (truncated) the first time,
 /// appended to after. Returns the copied bytes it released.
